@@ -1,0 +1,62 @@
+# outbox_pg: PGXS build of the output plugin and extension, plus the shipper.
+#
+#   make                 build the plugin and the shipper
+#   make install         install both (plugin into PostgreSQL, shipper into $(bindir))
+#   make installcheck    pg_regress suite against the server in PGHOST/PGPORT
+#   make test            everything, on throwaway servers (what CI runs)
+#   make valgrind-check  the regression suite with the server under valgrind
+
+MODULE_big = outbox_pg
+OBJS = \
+	plugin/decode.o \
+	plugin/format.o \
+	plugin/options.o \
+	plugin/relation.o \
+	plugin/sqlfuncs.o
+PGFILEDESC = "outbox_pg - transactional outbox output plugin"
+
+EXTENSION = outbox_pg
+DATA = sql/outbox_pg--0.1.sql
+
+REGRESS = setup events filter emit values toast bigtxn declare alter replay options drop
+REGRESS_OPTS = --inputdir=tests/regress --outputdir=tests/regress --load-extension=outbox_pg
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+override CPPFLAGS := -I$(srcdir)/plugin $(CPPFLAGS)
+
+# The shipper is an ordinary program with its own Makefile.
+SHIPPER_BINDIR ?= /usr/local/bin
+ifneq ($(wildcard shipper/Makefile),)
+all: shipper-all
+install: shipper-install
+clean: shipper-clean
+endif
+
+shipper-all:
+	$(MAKE) -C shipper
+
+shipper-install:
+	$(MAKE) -C shipper install DESTDIR=$(DESTDIR) bindir=$(SHIPPER_BINDIR)
+
+shipper-clean:
+	$(MAKE) -C shipper clean
+
+test:
+	tests/run.sh
+
+demo:
+	scripts/demo.sh
+
+valgrind-check:
+	tests/valgrind.sh
+
+deps:
+	scripts/install-deps.sh
+
+format-check:
+	clang-format --dry-run --Werror plugin/*.c plugin/*.h
+
+.PHONY: shipper-all shipper-install shipper-clean test demo valgrind-check deps format-check

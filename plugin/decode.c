@@ -1,0 +1,249 @@
+/*-------------------------------------------------------------------------
+ *
+ * decode.c
+ *	  The outbox_pg logical decoding output plugin: callbacks.
+ *
+ * Writes one compact JSON object per outbox event (docs/format.md) and
+ * nothing else: not for other tables, not for updates or deletes of outbox
+ * rows, not for transactions without events.  There are no BEGIN or COMMIT
+ * messages; the last event of a transaction carries "last":true and the
+ * position to confirm.  Since whether an event is the last one is only
+ * known when the next event or the commit arrives, each event is held back
+ * by one: it is written when the next one comes, or at commit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "outbox_pg.h"
+
+#include "replication/logical.h"
+#include "replication/output_plugin.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+PG_MODULE_MAGIC;
+
+/*
+ * A pending event larger than this has its buffer freed after it is
+ * written, so one huge payload does not stay allocated in the walsender.
+ */
+#define OUTBOX_PENDING_KEEP_BYTES (1024 * 1024)
+
+typedef struct OutboxDecodingData
+{
+	OutboxOptions options;
+	MemoryContext row_context;	/* reset after every event */
+
+	/*
+	 * The transaction being replayed.  Transactions are replayed one at a
+	 * time (no streaming callbacks), so this needs no per-transaction
+	 * allocation.
+	 */
+	StringInfoData pending;		/* held-back event, without closing brace */
+	bool		has_pending;
+	uint64		seq;			/* events so far in the transaction */
+} OutboxDecodingData;
+
+extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
+
+static void outbox_decode_startup(LogicalDecodingContext *ctx,
+								  OutputPluginOptions *opt, bool is_init);
+static void outbox_decode_shutdown(LogicalDecodingContext *ctx);
+static void outbox_decode_begin(LogicalDecodingContext *ctx,
+								ReorderBufferTXN *txn);
+static void outbox_decode_change(LogicalDecodingContext *ctx,
+								 ReorderBufferTXN *txn, Relation relation,
+								 ReorderBufferChange *change);
+static void outbox_decode_message(LogicalDecodingContext *ctx,
+								  ReorderBufferTXN *txn, XLogRecPtr lsn,
+								  bool transactional, const char *prefix,
+								  Size size, const char *message);
+static void outbox_decode_commit(LogicalDecodingContext *ctx,
+								 ReorderBufferTXN *txn, XLogRecPtr commit_lsn);
+
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = outbox_decode_startup;
+	cb->begin_cb = outbox_decode_begin;
+	cb->change_cb = outbox_decode_change;
+	cb->message_cb = outbox_decode_message;
+	cb->commit_cb = outbox_decode_commit;
+	cb->shutdown_cb = outbox_decode_shutdown;
+}
+
+static void
+outbox_decode_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
+					  bool is_init)
+{
+	OutboxDecodingData *data;
+
+	data = MemoryContextAllocZero(ctx->context, sizeof(OutboxDecodingData));
+	data->row_context = AllocSetContextCreate(ctx->context,
+											  "outbox_pg row",
+											  ALLOCSET_DEFAULT_SIZES);
+	outbox_parse_options(ctx->output_plugin_options, &data->options);
+	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
+	opt->receive_rewrites = false;
+
+	ctx->output_plugin_private = data;
+	outbox_relation_cache_init(ctx->context);
+}
+
+static void
+outbox_decode_shutdown(LogicalDecodingContext *ctx)
+{
+	outbox_relation_cache_destroy();
+}
+
+static void
+outbox_decode_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	OutboxDecodingData *data = ctx->output_plugin_private;
+
+	data->has_pending = false;
+	data->seq = 0;
+}
+
+/* Writes the held-back event, marked as the transaction's last or not. */
+static void
+write_pending(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, bool last)
+{
+	OutboxDecodingData *data = ctx->output_plugin_private;
+
+	OutputPluginPrepareWrite(ctx, true);
+	appendBinaryStringInfo(ctx->out, data->pending.data, data->pending.len);
+	if (last)
+	{
+		appendStringInfoString(ctx->out, ",\"last\":true");
+		if (data->options.include_lsn)
+		{
+			appendStringInfoString(ctx->out, ",\"end_lsn\":");
+			outbox_append_lsn(ctx->out, txn->end_lsn);
+		}
+	}
+	appendStringInfoCharMacro(ctx->out, '}');
+	OutputPluginWrite(ctx, true);
+	data->has_pending = false;
+}
+
+/*
+ * Starts a new pending event: writes the previous one, then the version
+ * field.  The caller appends the event's fields and calls event_finish().
+ */
+static void
+event_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	OutboxDecodingData *data = ctx->output_plugin_private;
+
+	if (data->has_pending)
+		write_pending(ctx, txn, false);
+	if (data->pending.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ctx->context);
+
+		initStringInfo(&data->pending);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&data->pending);
+	appendStringInfoString(&data->pending,
+						   "{\"v\":" CppAsString2(OUTBOX_FORMAT_VERSION) ",");
+}
+
+/* Appends the transaction's metadata to the pending event. */
+static void
+event_finish(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	OutboxDecodingData *data = ctx->output_plugin_private;
+	StringInfo	out = &data->pending;
+
+	if (data->options.include_lsn)
+	{
+		appendStringInfoString(out, ",\"commit_lsn\":");
+		outbox_append_lsn(out, txn->final_lsn);
+	}
+	if (data->options.include_xid)
+	{
+		appendStringInfoString(out, ",\"xid\":");
+		outbox_append_uint(out, txn->xid);
+	}
+	if (data->options.include_timestamp)
+	{
+		appendStringInfoString(out, ",\"commit_time\":");
+		outbox_append_utc_time(out, txn->xact_time.commit_time);
+	}
+	appendStringInfoString(out, ",\"seq\":");
+	outbox_append_uint(out, data->seq++);
+	data->has_pending = true;
+}
+
+static void
+outbox_decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					 Relation relation, ReorderBufferChange *change)
+{
+	OutboxDecodingData *data = ctx->output_plugin_private;
+	OutboxRelation *entry;
+	OutboxValue values[OUTBOX_NFIELDS];
+	MemoryContext old;
+
+	/* Only inserts are events; everything else costs one comparison. */
+	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
+		change->data.tp.newtuple == NULL)
+		return;
+
+	/* A cache miss reads outbox.tables; its leftovers go with the row. */
+	old = MemoryContextSwitchTo(data->row_context);
+	entry = outbox_relation_lookup(relation);
+	if (!entry->is_outbox)
+		goto cleanup;
+
+	event_start(ctx, txn);
+	outbox_relation_values(entry, RelationGetDescr(relation),
+						   &change->data.tp.newtuple->tuple, values);
+	outbox_append_event_fields(&data->pending, values);
+	event_finish(ctx, txn);
+
+cleanup:
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(data->row_context);
+}
+
+static void
+outbox_decode_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					  XLogRecPtr lsn, bool transactional, const char *prefix,
+					  Size size, const char *message)
+{
+	OutboxDecodingData *data = ctx->output_plugin_private;
+	MemoryContext old;
+
+	/* outbox.emit() writes transactional messages only. */
+	if (!transactional || strcmp(prefix, OUTBOX_MESSAGE_PREFIX) != 0)
+		return;
+
+	old = MemoryContextSwitchTo(data->row_context);
+	event_start(ctx, txn);
+	if (outbox_message_is_valid(message, size))
+		appendBinaryStringInfo(&data->pending, message, size);
+	else
+		outbox_append_invalid_message_fields(&data->pending, message, size);
+	event_finish(ctx, txn);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(data->row_context);
+}
+
+static void
+outbox_decode_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					 XLogRecPtr commit_lsn)
+{
+	OutboxDecodingData *data = ctx->output_plugin_private;
+
+	/* A transaction without events writes nothing at all. */
+	if (!data->has_pending)
+		return;
+
+	write_pending(ctx, txn, true);
+	if (data->pending.maxlen > OUTBOX_PENDING_KEEP_BYTES)
+	{
+		pfree(data->pending.data);
+		data->pending.data = NULL;
+	}
+}

@@ -1,0 +1,234 @@
+/*-------------------------------------------------------------------------
+ *
+ * relation.c
+ *	  Which relations are outbox tables, and where their event fields are.
+ *
+ * The declarations live in outbox.tables, a user catalog table, so that the
+ * walsender reads them with the historic snapshot of the change it is
+ * decoding: declaring or undeclaring a table takes effect exactly at its
+ * commit, and is undone with it.  Lookups are cached per relation; the cache
+ * is invalidated by relcache invalidations, which ALTER TABLE, DROP TABLE
+ * and outbox.declare_table() (through outbox._invalidate()) all send.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "outbox_pg.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+/* Columns of outbox.tables, in the order the extension script creates them. */
+#define Anum_outbox_tables_relid 1
+#define Anum_outbox_tables_first_column 2	/* id_column, then one per field */
+
+/*
+ * Static because relcache callbacks cannot be unregistered and outlive the
+ * decoding context: when the context goes away (the SQL functions create
+ * one per call), the cache pointer is cleared and the callback does nothing
+ * until the next context creates a new cache.
+ */
+static HTAB *relation_cache = NULL;
+static Oid	config_relid = InvalidOid;
+static bool config_relid_known = false;
+static bool callback_registered = false;
+
+static void
+relation_cache_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	OutboxRelation *entry;
+
+	if (relation_cache == NULL)
+		return;
+
+	if (OidIsValid(relid) && relid != config_relid)
+	{
+		entry = hash_search(relation_cache, &relid, HASH_FIND, NULL);
+		if (entry != NULL)
+			entry->valid = false;
+		return;
+	}
+
+	/* A full reset, or outbox.tables itself changed: forget everything. */
+	config_relid_known = false;
+	hash_seq_init(&status, relation_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+void
+outbox_relation_cache_init(MemoryContext parent)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(OutboxRelation);
+	ctl.hcxt = parent;
+	relation_cache = hash_create("outbox_pg relations", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	config_relid_known = false;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(relation_cache_invalidate, (Datum) 0);
+		callback_registered = true;
+	}
+}
+
+void
+outbox_relation_cache_destroy(void)
+{
+	/* The memory belongs to the decoding context and goes with it. */
+	relation_cache = NULL;
+	config_relid_known = false;
+}
+
+/* The OID of outbox.tables, or InvalidOid where the extension is absent. */
+static Oid
+config_table_relid(void)
+{
+	if (!config_relid_known)
+	{
+		Oid			nspid = get_namespace_oid("outbox", true);
+
+		config_relid = OidIsValid(nspid) ?
+			get_relname_relid("tables", nspid) : InvalidOid;
+		config_relid_known = true;
+	}
+	return config_relid;
+}
+
+static AttrNumber
+find_column(TupleDesc tupdesc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * Fills entry->columns from a row of outbox.tables.  A declared column that
+ * no longer exists yields null for its field; decoding goes on.
+ */
+static void
+map_columns(OutboxRelation *entry, Relation relation,
+			HeapTuple config_tuple, TupleDesc config_tupdesc)
+{
+	TupleDesc	tupdesc = RelationGetDescr(relation);
+	int			field;
+
+	for (field = 0; field < OUTBOX_NFIELDS; field++)
+	{
+		OutboxColumn *column = &entry->columns[field];
+		const char *name;
+		Datum		value;
+		bool		isnull;
+
+		column->attnum = InvalidAttrNumber;
+		value = heap_getattr(config_tuple,
+							 Anum_outbox_tables_first_column + field,
+							 config_tupdesc, &isnull);
+		if (isnull)
+			continue;
+		name = NameStr(*DatumGetName(value));
+		column->attnum = find_column(tupdesc, name);
+		if (column->attnum == InvalidAttrNumber)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("outbox table \"%s\" has no column \"%s\" for event field \"%s\"",
+							RelationGetRelationName(relation), name,
+							outbox_field_names[field]),
+					 errdetail("The field is written as null."),
+					 errhint("Declare the table again with outbox.declare_table().")));
+			continue;
+		}
+		column->typid = TupleDescAttr(tupdesc, column->attnum - 1)->atttypid;
+		column->kind = outbox_value_kind(column->typid);
+	}
+}
+
+/* Reads the declaration of the relation, if any, into entry. */
+static void
+load_declaration(OutboxRelation *entry, Relation relation)
+{
+	Oid			config = config_table_relid();
+	Relation	config_rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+
+	entry->is_outbox = false;
+	if (!OidIsValid(config))
+		return;
+
+	config_rel = table_open(config, AccessShareLock);
+	ScanKeyInit(&key, Anum_outbox_tables_relid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(entry->relid));
+	scan = systable_beginscan(config_rel, InvalidOid, false, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		map_columns(entry, relation, tuple, RelationGetDescr(config_rel));
+		entry->is_outbox = true;
+	}
+	systable_endscan(scan);
+	table_close(config_rel, AccessShareLock);
+}
+
+OutboxRelation *
+outbox_relation_lookup(Relation relation)
+{
+	Oid			relid = RelationGetRelid(relation);
+	OutboxRelation *entry;
+	bool		found;
+
+	entry = hash_search(relation_cache, &relid, HASH_ENTER, &found);
+	if (!found || !entry->valid)
+	{
+		/* Not valid until fully built, in case building fails. */
+		entry->valid = false;
+		load_declaration(entry, relation);
+		entry->valid = true;
+	}
+	return entry;
+}
+
+/* Extracts the event's values from a row of an outbox table. */
+void
+outbox_relation_values(const OutboxRelation *entry, TupleDesc tupdesc,
+					   HeapTuple tuple, OutboxValue values[OUTBOX_NFIELDS])
+{
+	int			field;
+
+	for (field = 0; field < OUTBOX_NFIELDS; field++)
+	{
+		const OutboxColumn *column = &entry->columns[field];
+		OutboxValue *v = &values[field];
+
+		if (column->attnum == InvalidAttrNumber)
+		{
+			v->isnull = true;
+			continue;
+		}
+		v->value = heap_getattr(tuple, column->attnum, tupdesc, &v->isnull);
+		v->typid = column->typid;
+		v->kind = column->kind;
+	}
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL clusters for outbox_pg's tests, demo and benchmarks.
+#
+#   pg.sh start DIR [extra postgresql.conf lines...]   initdb + start, prints "HOST PORT"
+#   pg.sh stop DIR                                     fast shutdown, idempotent
+#   pg.sh kill DIR                                     SIGKILL the postmaster (fault tests)
+#   pg.sh restart DIR                                  start again on the same port
+#   pg.sh env DIR                                      prints export lines for PGHOST/PGPORT/PGUSER
+#
+# The cluster lives entirely under DIR (data, socket, log), listens on a free
+# loopback port and never touches a system cluster.  When run as root, the
+# server runs as the "postgres" system user, since initdb refuses root.
+set -euo pipefail
+
+PG_BINDIR=${PG_BINDIR:-$(pg_config --bindir)}
+
+die() { echo "pg.sh: $*" >&2; exit 1; }
+
+as_owner() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+free_port() {
+	python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+wait_ready() {
+	local dir=$1 port deadline
+	port=$(cat "$dir/port")
+	deadline=$((SECONDS + 60))
+	until "$PG_BINDIR/pg_isready" -q -h "$dir/sock" -p "$port"; do
+		if [ $SECONDS -ge $deadline ]; then
+			tail -n 30 "$dir/log" >&2 || true
+			die "server in $dir did not become ready within 60 s (log above)"
+		fi
+		sleep 0.1
+	done
+}
+
+pg_start_existing() {
+	local dir=$1
+	as_owner "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+		-o "-p $(cat "$dir/port") -k $dir/sock" start >/dev/null \
+		|| { tail -n 30 "$dir/log" >&2; die "could not start server in $dir (log above)"; }
+	wait_ready "$dir"
+}
+
+cmd_start() {
+	local dir=$1 port
+	shift
+	[ -n "$dir" ] || die "usage: pg.sh start DIR [conf lines...]"
+	mkdir -p "$dir/sock"
+	dir=$(cd "$dir" && pwd)
+	[ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
+	port=${PGTEST_PORT:-$(free_port)}
+	echo "$port" >"$dir/port"
+	as_owner "$PG_BINDIR/initdb" -D "$dir/data" -U postgres -A trust \
+		--no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+		|| { cat "$dir/initdb.log" >&2; die "initdb failed in $dir"; }
+	{
+		echo "listen_addresses = '127.0.0.1'"
+		echo "unix_socket_directories = '$dir/sock'"
+		echo "wal_level = logical"
+		echo "max_replication_slots = 20"
+		echo "max_wal_senders = 20"
+		echo "max_prepared_transactions = 10"
+		echo "fsync = off"
+		echo "output_plugin_libraries = 'pgoutput, test_decoding, outbox_pg'"
+		for line in "$@"; do echo "$line"; done
+	} >>"$dir/data/postgresql.conf"
+	echo "host replication all 127.0.0.1/32 trust" >>"$dir/data/pg_hba.conf"
+	pg_start_existing "$dir"
+	echo "$dir/sock $port"
+}
+
+cmd_stop() {
+	local dir=$1
+	[ -f "$dir/data/postmaster.pid" ] || return 0
+	as_owner "$PG_BINDIR/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+}
+
+cmd_kill() {
+	local dir=$1 pid
+	[ -f "$dir/data/postmaster.pid" ] || die "no server running in $dir"
+	pid=$(head -n 1 "$dir/data/postmaster.pid")
+	kill -9 "$pid"
+	# The children notice the postmaster is gone and exit on their own.
+	local deadline=$((SECONDS + 30))
+	while kill -0 "$pid" 2>/dev/null; do
+		[ $SECONDS -lt $deadline ] || die "postmaster $pid survived SIGKILL"
+		sleep 0.1
+	done
+}
+
+cmd_env() {
+	local dir
+	dir=$(cd "$1" && pwd)
+	echo "export PGHOST=$dir/sock PGPORT=$(cat "$dir/port") PGUSER=postgres"
+}
+
+case "${1:-}" in
+start) shift; cmd_start "$@" ;;
+stop) cmd_stop "${2:?usage: pg.sh stop DIR}" ;;
+kill) cmd_kill "${2:?usage: pg.sh kill DIR}" ;;
+restart) pg_start_existing "$(cd "${2:?usage: pg.sh restart DIR}" && pwd)" ;;
+env) cmd_env "${2:?usage: pg.sh env DIR}" ;;
+*) die "usage: pg.sh start|stop|kill|restart|env DIR" ;;
+esac
