@@ -19,7 +19,7 @@ EXTENSION = outbox_pg
 DATA = sql/outbox_pg--0.1.sql
 
 REGRESS = setup events filter emit values toast bigtxn declare alter replay options drop
-REGRESS_OPTS = --inputdir=tests/regress --outputdir=tests/regress --load-extension=outbox_pg
+REGRESS_OPTS = --inputdir=tests/regress --outputdir=tests/regress
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

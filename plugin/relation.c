@@ -19,6 +19,7 @@
 #include "access/skey.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -164,31 +165,58 @@ map_columns(OutboxRelation *entry, Relation relation,
 	}
 }
 
-/* Reads the declaration of the relation, if any, into entry. */
+/* Looks up relid in outbox.tables; if declared, maps entry's columns. */
+static bool
+find_declaration(Relation config_rel, Oid relid, OutboxRelation *entry,
+				 Relation relation)
+{
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	bool		found;
+
+	ScanKeyInit(&key, Anum_outbox_tables_relid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(config_rel, InvalidOid, false, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	found = HeapTupleIsValid(tuple);
+	if (found)
+		map_columns(entry, relation, tuple, RelationGetDescr(config_rel));
+	systable_endscan(scan);
+	return found;
+}
+
+/*
+ * Reads the declaration of the relation, if any, into entry.  Rows of a
+ * partitioned outbox table arrive as changes of its partitions, which take
+ * the declaration of their nearest declared ancestor.
+ */
 static void
 load_declaration(OutboxRelation *entry, Relation relation)
 {
 	Oid			config = config_table_relid();
 	Relation	config_rel;
-	SysScanDesc scan;
-	ScanKeyData key;
-	HeapTuple	tuple;
+	bool		found;
 
 	entry->is_outbox = false;
 	if (!OidIsValid(config))
 		return;
 
 	config_rel = table_open(config, AccessShareLock);
-	ScanKeyInit(&key, Anum_outbox_tables_relid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(entry->relid));
-	scan = systable_beginscan(config_rel, InvalidOid, false, NULL, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
+	found = find_declaration(config_rel, entry->relid, entry, relation);
+	if (!found && relation->rd_rel->relispartition)
 	{
-		map_columns(entry, relation, tuple, RelationGetDescr(config_rel));
-		entry->is_outbox = true;
+		List	   *ancestors = get_partition_ancestors(entry->relid);
+		ListCell   *lc;
+
+		foreach(lc, ancestors)
+		{
+			found = find_declaration(config_rel, lfirst_oid(lc), entry, relation);
+			if (found)
+				break;
+		}
 	}
-	systable_endscan(scan);
+	entry->is_outbox = found;
 	table_close(config_rel, AccessShareLock);
 }
 

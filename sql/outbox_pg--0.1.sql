@@ -75,6 +75,18 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'outbox_invalidate'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
+-- Rows of a partitioned table are changes of its partitions, so a
+-- declaration concerns them all.  (pg_partition_tree() is empty for a table
+-- that is not partitioned.)
+CREATE FUNCTION outbox._invalidate_tree(tbl regclass)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT outbox._invalidate(r)
+	FROM (SELECT tbl AS r UNION SELECT relid FROM pg_partition_tree(tbl)) s;
+$$;
+
 -- Publishing.
 
 CREATE FUNCTION outbox.publish(
@@ -95,6 +107,16 @@ COMMENT ON FUNCTION outbox.publish(text, text, text, jsonb, jsonb) IS
 	'Publishes an event by inserting it into outbox.events; returns its id';
 
 -- Declaring outbox tables.
+
+CREATE FUNCTION outbox._has_column(tbl regclass, col name)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM pg_attribute
+				   WHERE attrelid = tbl AND attname = col AND attnum > 0
+					   AND NOT attisdropped)
+$$;
 
 CREATE FUNCTION outbox._check_column(tbl regclass, field text, col name,
 									 allowed regtype[])
@@ -167,8 +189,16 @@ BEGIN
 	aggregate_id_column := coalesce(aggregate_id_column, d[3]);
 	event_type_column := coalesce(event_type_column, d[4]);
 	payload_column := coalesce(payload_column, d[5]);
-	headers_column := coalesce(headers_column, d[6]);
-	created_at_column := coalesce(created_at_column, d[7]);
+	-- headers and created_at are optional: the layout's column is used
+	-- where the table has it, and '' means none.
+	headers_column := CASE
+		WHEN headers_column = '' THEN NULL
+		WHEN headers_column IS NOT NULL THEN headers_column
+		WHEN outbox._has_column(tbl, d[6]) THEN d[6] END;
+	created_at_column := CASE
+		WHEN created_at_column = '' THEN NULL
+		WHEN created_at_column IS NOT NULL THEN created_at_column
+		WHEN outbox._has_column(tbl, d[7]) THEN d[7] END;
 
 	PERFORM outbox._check_column(tbl, 'id', id_column, NULL);
 	PERFORM outbox._check_column(tbl, 'aggregate_type', aggregate_type_column, NULL);
@@ -180,18 +210,22 @@ BEGIN
 	PERFORM outbox._check_column(tbl, 'created_at', created_at_column,
 		'{timestamptz,timestamp}');
 
-	INSERT INTO outbox.tables AS t VALUES (tbl, id_column, aggregate_type_column,
-		aggregate_id_column, event_type_column, payload_column, headers_column,
-		created_at_column)
-	ON CONFLICT (relid) DO UPDATE SET
-		id_column = EXCLUDED.id_column,
-		aggregate_type_column = EXCLUDED.aggregate_type_column,
-		aggregate_id_column = EXCLUDED.aggregate_id_column,
-		event_type_column = EXCLUDED.event_type_column,
-		payload_column = EXCLUDED.payload_column,
-		headers_column = EXCLUDED.headers_column,
-		created_at_column = EXCLUDED.created_at_column;
-	PERFORM outbox._invalidate(tbl);
+	-- No ON CONFLICT: PostgreSQL does not allow it on a user catalog table.
+	UPDATE outbox.tables SET
+		id_column = declare_table.id_column,
+		aggregate_type_column = declare_table.aggregate_type_column,
+		aggregate_id_column = declare_table.aggregate_id_column,
+		event_type_column = declare_table.event_type_column,
+		payload_column = declare_table.payload_column,
+		headers_column = declare_table.headers_column,
+		created_at_column = declare_table.created_at_column
+	WHERE relid = tbl;
+	IF NOT FOUND THEN
+		INSERT INTO outbox.tables VALUES (tbl, id_column, aggregate_type_column,
+			aggregate_id_column, event_type_column, payload_column,
+			headers_column, created_at_column);
+	END IF;
+	PERFORM outbox._invalidate_tree(tbl);
 END
 $$;
 COMMENT ON FUNCTION outbox.declare_table(regclass, text, name, name, name, name, name, name, name) IS
@@ -207,7 +241,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
-	PERFORM outbox._invalidate(tbl);
+	PERFORM outbox._invalidate_tree(tbl);
 	RETURN true;
 END
 $$;

@@ -1,0 +1,43 @@
+-- outbox.emit() writes a logical decoding message, not a row, and the
+-- plugin writes it exactly as it would the same event inserted as a row.
+SELECT 'init' FROM pg_create_logical_replication_slot('emit', 'outbox_pg');
+
+BEGIN;
+SELECT outbox.emit('order', '42', 'created', '{"total": 9.5, "tags": ["a", "b"]}',
+				   '{"traceparent": "00-abc-def-01"}') IS NOT NULL AS emitted;
+INSERT INTO outbox.events (aggregate_type, aggregate_id, event_type, payload, headers)
+VALUES ('order', '42', 'created', '{"total": 9.5, "tags": ["a", "b"]}',
+		'{"traceparent": "00-abc-def-01"}');
+SELECT outbox.emit('order', '42', 'no-headers', 'null') IS NOT NULL AS emitted;
+COMMIT;
+SELECT count(*) AS rows_written FROM outbox.events WHERE event_type = 'no-headers';
+SELECT * FROM masked_changes('emit');
+
+-- The id emit() returns is the event's id.
+SELECT outbox.emit('a', 'b', 'c', '{}') AS id \gset
+SELECT data::jsonb->>'id' = :'id' AS same_id FROM changes('emit');
+
+-- Every event needs its aggregate and type.
+SELECT outbox.emit(NULL, '1', 'x', '{}');
+SELECT outbox.emit('a', NULL, 'x', '{}');
+SELECT outbox.emit('a', '1', NULL, '{}');
+
+-- Messages with the outbox_pg prefix that outbox.emit() did not write are
+-- still shipped, flagged, rather than dropped or failing the slot.
+SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg', 'not an event');
+SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg',
+	'"aggregate_type":"a","id":"1","aggregate_id":"b","event_type":"c","payload":1,"headers":null,"created_at":null');
+SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg', '"id":"1"},{"x":1');
+SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg', '\x00ff41'::bytea);
+SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg', repeat('[', 5000));
+-- A well-formed one is taken as it is.
+SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg',
+	'"id":"m1","aggregate_type":"a","aggregate_id":"b","event_type":"c","payload":{"p":1},"headers":null,"created_at":null');
+-- Non-transactional messages and other prefixes are not events.
+SELECT 'x' FROM pg_logical_emit_message(false, 'outbox_pg', 'ignored');
+SELECT 'x' FROM pg_logical_emit_message(true, 'other', 'ignored');
+SELECT CASE WHEN length(data) < 300 THEN data
+			ELSE left(data, 120) || ' ... ' || right(data, 80) END AS data
+FROM changes('emit');
+
+SELECT pg_drop_replication_slot('emit');

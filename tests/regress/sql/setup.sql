@@ -1,0 +1,19 @@
+-- The extension, and a helper that reads a slot without the values that
+-- change from run to run (xids, LSNs, commit times).
+CREATE EXTENSION outbox_pg;
+\dx outbox_pg
+
+CREATE FUNCTION changes(slot name) RETURNS TABLE (data text)
+LANGUAGE sql AS $$
+	SELECT data FROM pg_logical_slot_get_changes(slot, NULL, NULL,
+		'include-xid', '0', 'include-lsn', '0', 'include-timestamp', '0')
+$$;
+
+-- Events published with now() and gen_random_uuid(), with those masked.
+CREATE FUNCTION masked_changes(slot name) RETURNS SETOF text
+LANGUAGE sql AS $$
+	SELECT regexp_replace(regexp_replace(data,
+		'"id":"[0-9a-f-]{36}"', '"id":"<uuid>"'),
+		'"created_at":"[^"]*"', '"created_at":"<now>"')
+	FROM changes(slot)
+$$;
