@@ -450,7 +450,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	EXECUTE format('GRANT USAGE ON SCHEMA outbox TO %s', role);
-	EXECUTE format('GRANT INSERT ON outbox.events TO %s', role);
+	-- SELECT (id): publish() returns the new id with INSERT ... RETURNING.
+	EXECUTE format('GRANT INSERT, SELECT (id) ON outbox.events TO %s', role);
 	EXECUTE format('GRANT EXECUTE ON FUNCTION outbox.publish(text, text, text, jsonb, jsonb), '
 				   'outbox.emit(text, text, text, jsonb, jsonb) TO %s', role);
 END
