@@ -61,7 +61,12 @@ cmd_start() {
 	[ -n "$dir" ] || die "usage: pg.sh start DIR [conf lines...]"
 	mkdir -p "$dir/sock"
 	dir=$(cd "$dir" && pwd)
-	[ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
+	if [ "$(id -u)" = 0 ]; then
+		# The server runs as postgres, which must reach DIR (mktemp makes
+		# its directories private to root).
+		chown -R postgres: "$dir"
+		chmod a+x "$(dirname "$dir")"
+	fi
 	port=${PGTEST_PORT:-$(free_port)}
 	echo "$port" >"$dir/port"
 	as_owner "$PG_BINDIR/initdb" -D "$dir/data" -U postgres -A trust \

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything outbox_pg needs to build, test, benchmark and demo on
+# Debian 12, by package name.  Idempotent: does nothing when all is there.
+# Kafka itself comes as pinned jars from Maven Central (tests/helpers/kafka.sh).
+set -euo pipefail
+
+PACKAGES=(
+	build-essential pkg-config python3 bc
+	postgresql-15 postgresql-server-dev-15 libpq-dev
+	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+	postgresql-15-wal2json
+	librdkafka-dev libjansson-dev libcmocka-dev kcat
+	openjdk-17-jre-headless maven
+	valgrind
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+		|| missing+=("$p")
+done
+
+# Debian's PostgreSQL 15 gained output_plugin_libraries in a point release;
+# an older server lacks it, so upgrade it too.
+if ! /usr/lib/postgresql/15/bin/postgres --describe-config 2>/dev/null \
+	| grep -q '^output_plugin_libraries'; then
+	missing+=(postgresql-15)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run this script as root" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The package may create and start a system cluster; the tests never use it.
