@@ -22,8 +22,16 @@ done
 
 # Debian's PostgreSQL 15 gained output_plugin_libraries in a point release;
 # an older server lacks it, so upgrade it too.
-if ! /usr/lib/postgresql/15/bin/postgres --describe-config 2>/dev/null \
-	| grep -q '^output_plugin_libraries'; then
+# (The server refuses to run as root, even just to describe its settings.)
+describe_config() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres --describe-config
+	else
+		/usr/lib/postgresql/15/bin/postgres --describe-config
+	fi
+}
+settings=$(describe_config 2>/dev/null || true)
+if ! grep -q '^output_plugin_libraries' <<<"$settings"; then
 	missing+=(postgresql-15)
 fi
 
