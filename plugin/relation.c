@@ -20,6 +20,8 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "utils/snapmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -124,12 +126,13 @@ find_column(TupleDesc tupdesc, const char *name)
 }
 
 /*
- * Fills entry->columns from a row of outbox.tables.  A declared column that
- * no longer exists yields null for its field; decoding goes on.
+ * Fills entry->columns from the column names of a declaration (NULL: the
+ * field is not mapped).  A declared column that no longer exists yields
+ * null for its field; decoding goes on.
  */
 static void
 map_columns(OutboxRelation *entry, Relation relation,
-			HeapTuple config_tuple, TupleDesc config_tupdesc)
+			const char *const names[OUTBOX_NFIELDS])
 {
 	TupleDesc	tupdesc = RelationGetDescr(relation);
 	int			field;
@@ -137,24 +140,17 @@ map_columns(OutboxRelation *entry, Relation relation,
 	for (field = 0; field < OUTBOX_NFIELDS; field++)
 	{
 		OutboxColumn *column = &entry->columns[field];
-		const char *name;
-		Datum		value;
-		bool		isnull;
 
 		column->attnum = InvalidAttrNumber;
-		value = heap_getattr(config_tuple,
-							 Anum_outbox_tables_first_column + field,
-							 config_tupdesc, &isnull);
-		if (isnull)
+		if (names[field] == NULL)
 			continue;
-		name = NameStr(*DatumGetName(value));
-		column->attnum = find_column(tupdesc, name);
+		column->attnum = find_column(tupdesc, names[field]);
 		if (column->attnum == InvalidAttrNumber)
 		{
 			ereport(WARNING,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("outbox table \"%s\" has no column \"%s\" for event field \"%s\"",
-							RelationGetRelationName(relation), name,
+							RelationGetRelationName(relation), names[field],
 							outbox_field_names[field]),
 					 errdetail("The field is written as null."),
 					 errhint("Declare the table again with outbox.declare_table().")));
@@ -163,6 +159,78 @@ map_columns(OutboxRelation *entry, Relation relation,
 		column->typid = TupleDescAttr(tupdesc, column->attnum - 1)->atttypid;
 		column->kind = outbox_value_kind(column->typid);
 	}
+}
+
+/* Maps entry's columns from a row of outbox.tables. */
+static void
+map_declared_columns(OutboxRelation *entry, Relation relation,
+					 HeapTuple config_tuple, TupleDesc config_tupdesc)
+{
+	const char *names[OUTBOX_NFIELDS];
+	int			field;
+
+	for (field = 0; field < OUTBOX_NFIELDS; field++)
+	{
+		bool		isnull;
+		Datum		value = heap_getattr(config_tuple,
+										 Anum_outbox_tables_first_column + field,
+										 config_tupdesc, &isnull);
+
+		names[field] = isnull ? NULL : NameStr(*DatumGetName(value));
+	}
+	map_columns(entry, relation, names);
+}
+
+/*
+ * Whether a relation exists now, as opposed to in the historic snapshot of
+ * the change being decoded.  A user catalog table is read through its
+ * current pg_class entry, so once outbox.tables is dropped (DROP EXTENSION
+ * with events still in a slot), opening it would fail on every attempt and
+ * leave the slot stuck.
+ */
+static bool
+relation_exists_now(Oid relid)
+{
+	Relation	pg_class = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(pg_class, ClassOidIndexId, true,
+							  GetNonHistoricCatalogSnapshot(RelationRelationId),
+							  1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(pg_class, AccessShareLock);
+	return found;
+}
+
+/*
+ * Events still in a slot when outbox.tables was dropped: outbox.events is
+ * decoded with its own columns, so that the common case loses nothing;
+ * declarations of other tables are gone with the table that held them.
+ */
+static void
+load_without_declarations(OutboxRelation *entry, Relation relation)
+{
+	static const char *const default_columns[OUTBOX_NFIELDS] = {
+		"id", "aggregate_type", "aggregate_id", "event_type",
+		"payload", "headers", "created_at"
+	};
+
+	if (strcmp(get_namespace_name(RelationGetNamespace(relation)), "outbox") != 0 ||
+		strcmp(RelationGetRelationName(relation), "events") != 0)
+		return;
+
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("outbox.tables no longer exists; decoding outbox.events with its default columns"),
+			 errdetail("The outbox_pg extension was dropped while events were still in the slot."),
+			 errhint("Inserts into other declared outbox tables before the drop are not shipped.")));
+	map_columns(entry, relation, default_columns);
+	entry->is_outbox = true;
 }
 
 /* Looks up relid in outbox.tables; if declared, maps entry's columns. */
@@ -181,7 +249,7 @@ find_declaration(Relation config_rel, Oid relid, OutboxRelation *entry,
 	tuple = systable_getnext(scan);
 	found = HeapTupleIsValid(tuple);
 	if (found)
-		map_columns(entry, relation, tuple, RelationGetDescr(config_rel));
+		map_declared_columns(entry, relation, tuple, RelationGetDescr(config_rel));
 	systable_endscan(scan);
 	return found;
 }
@@ -201,6 +269,11 @@ load_declaration(OutboxRelation *entry, Relation relation)
 	entry->is_outbox = false;
 	if (!OidIsValid(config))
 		return;
+	if (!relation_exists_now(config))
+	{
+		load_without_declarations(entry, relation);
+		return;
+	}
 
 	config_rel = table_open(config, AccessShareLock);
 	found = find_declaration(config_rel, entry->relid, entry, relation);
