@@ -28,6 +28,14 @@ PG_MODULE_MAGIC;
  */
 #define OUTBOX_PENDING_KEEP_BYTES (1024 * 1024)
 
+/*
+ * How many changes may pass without telling the walsender about progress.
+ * A transaction whose changes are all filtered out writes nothing for a
+ * long time; without progress updates the walsender neither answers its
+ * client nor sends keepalives meanwhile (as pgoutput does in PostgreSQL 15).
+ */
+#define OUTBOX_PROGRESS_EVERY_CHANGES 100
+
 typedef struct OutboxDecodingData
 {
 	OutboxOptions options;
@@ -41,6 +49,7 @@ typedef struct OutboxDecodingData
 	StringInfoData pending;		/* held-back event, without closing brace */
 	bool		has_pending;
 	uint64		seq;			/* events so far in the transaction */
+	int			changes_since_progress;
 } OutboxDecodingData;
 
 extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
@@ -185,6 +194,12 @@ outbox_decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	OutboxValue values[OUTBOX_NFIELDS];
 	MemoryContext old;
 
+	if (++data->changes_since_progress >= OUTBOX_PROGRESS_EVERY_CHANGES)
+	{
+		data->changes_since_progress = 0;
+		OutputPluginUpdateProgress(ctx, false);
+	}
+
 	/* Only inserts are events; everything else costs one comparison. */
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
 		change->data.tp.newtuple == NULL)
@@ -236,7 +251,13 @@ outbox_decode_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 {
 	OutboxDecodingData *data = ctx->output_plugin_private;
 
-	/* A transaction without events writes nothing at all. */
+	/*
+	 * A transaction without events writes nothing at all; the walsender
+	 * still learns it was skipped, so synchronous standbys waiting on the
+	 * slot's position can move on.
+	 */
+	data->changes_since_progress = 0;
+	OutputPluginUpdateProgress(ctx, !data->has_pending);
 	if (!data->has_pending)
 		return;
 
