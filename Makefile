@@ -56,7 +56,12 @@ valgrind-check:
 deps:
 	scripts/install-deps.sh
 
-format-check:
-	clang-format --dry-run --Werror plugin/*.c plugin/*.h
+FORMAT_SOURCES = $(wildcard plugin/*.[ch] shipper/*.[ch] tests/unit/*.[ch])
 
-.PHONY: shipper-all shipper-install shipper-clean test demo valgrind-check deps format-check
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SOURCES)
+
+format:
+	clang-format -i $(FORMAT_SOURCES)
+
+.PHONY: shipper-all shipper-install shipper-clean test demo valgrind-check deps format-check format

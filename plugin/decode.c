@@ -39,17 +39,17 @@ PG_MODULE_MAGIC;
 typedef struct OutboxDecodingData
 {
 	OutboxOptions options;
-	MemoryContext row_context;	/* reset after every event */
+	MemoryContext row_context; /* reset after every event */
 
 	/*
 	 * The transaction being replayed.  Transactions are replayed one at a
 	 * time (no streaming callbacks), so this needs no per-transaction
 	 * allocation.
 	 */
-	StringInfoData pending;		/* held-back event, without closing brace */
-	bool		has_pending;
-	uint64		seq;			/* events so far in the transaction */
-	int			changes_since_progress;
+	StringInfoData pending; /* held-back event, without closing brace */
+	bool has_pending;
+	uint64 seq; /* events so far in the transaction */
+	int changes_since_progress;
 } OutboxDecodingData;
 
 extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
@@ -163,7 +163,7 @@ static void
 event_finish(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	OutboxDecodingData *data = ctx->output_plugin_private;
-	StringInfo	out = &data->pending;
+	StringInfo out = &data->pending;
 
 	if (data->options.include_lsn)
 	{

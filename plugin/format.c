@@ -35,8 +35,7 @@
 
 const char *const outbox_field_names[OUTBOX_NFIELDS] = {
 	"id", "aggregate_type", "aggregate_id", "event_type",
-	"payload", "headers", "created_at"
-};
+	"payload", "headers", "created_at"};
 
 static const char hex_lower[] = "0123456789abcdef";
 static const char hex_upper[] = "0123456789ABCDEF";
@@ -112,13 +111,13 @@ outbox_append_json_string(StringInfo out, const char *str, int len)
 				appendBinaryStringInfo(out, "\\f", 2);
 				break;
 			default:
-				{
-					char		esc[6] = {'\\', 'u', '0', '0',
-					hex_lower[c >> 4], hex_lower[c & 0xF]};
+			{
+				char esc[6] = {'\\', 'u', '0', '0',
+							   hex_lower[c >> 4], hex_lower[c & 0xF]};
 
-					appendBinaryStringInfo(out, esc, sizeof(esc));
-				}
-				break;
+				appendBinaryStringInfo(out, esc, sizeof(esc));
+			}
+			break;
 		}
 	}
 	appendBinaryStringInfo(out, run, end - run);
@@ -128,8 +127,8 @@ outbox_append_json_string(StringInfo out, const char *str, int len)
 static void
 append_hex32(StringInfo out, uint32 value)
 {
-	char		buf[8];
-	int			i = sizeof(buf);
+	char buf[8];
+	int i = sizeof(buf);
 
 	do
 	{
@@ -153,8 +152,8 @@ outbox_append_lsn(StringInfo out, XLogRecPtr lsn)
 void
 outbox_append_uint(StringInfo out, uint64 value)
 {
-	char		buf[MAXINT8LEN + 1];
-	int			len = pg_ulltoa_n(value, buf);
+	char buf[MAXINT8LEN + 1];
+	int len = pg_ulltoa_n(value, buf);
 
 	appendBinaryStringInfo(out, buf, len);
 }
@@ -162,8 +161,8 @@ outbox_append_uint(StringInfo out, uint64 value)
 static void
 append_int(StringInfo out, int64 value)
 {
-	char		buf[MAXINT8LEN + 1];
-	int			len = pg_lltoa(value, buf);
+	char buf[MAXINT8LEN + 1];
+	int len = pg_lltoa(value, buf);
 
 	appendBinaryStringInfo(out, buf, len);
 }
@@ -178,13 +177,12 @@ static void
 append_timestamp(StringInfo out, Timestamp ts, bool utc)
 {
 	struct pg_tm tm;
-	fsec_t		fsec;
-	char		buf[MAXDATELEN + 1];
+	fsec_t fsec;
+	char buf[MAXDATELEN + 1];
 
 	if (TIMESTAMP_NOT_FINITE(ts))
 	{
-		appendStringInfoString(out, TIMESTAMP_IS_NOBEGIN(ts) ?
-							   "\"-infinity\"" : "\"infinity\"");
+		appendStringInfoString(out, TIMESTAMP_IS_NOBEGIN(ts) ? "\"-infinity\"" : "\"infinity\"");
 		return;
 	}
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
@@ -210,9 +208,9 @@ outbox_append_utc_time(StringInfo out, TimestampTz ts)
 static void
 append_uuid(StringInfo out, const pg_uuid_t *uuid)
 {
-	char		buf[38];
-	int			len = 0;
-	int			i;
+	char buf[38];
+	int len = 0;
+	int i;
 
 	buf[len++] = '"';
 	for (i = 0; i < UUID_LEN; i++)
@@ -229,9 +227,9 @@ append_uuid(StringInfo out, const pg_uuid_t *uuid)
 static void
 append_output_function_text(StringInfo out, const OutboxValue *v)
 {
-	Oid			typoutput;
-	bool		typisvarlena;
-	char	   *str;
+	Oid typoutput;
+	bool typisvarlena;
+	char *str;
 
 	getTypeOutputInfo(v->typid, &typoutput, &typisvarlena);
 	str = OidOutputFunctionCall(typoutput, v->value);
@@ -250,13 +248,13 @@ append_string_value(StringInfo out, const OutboxValue *v)
 	switch (v->kind)
 	{
 		case OUTBOX_KIND_TEXT:
-			{
-				text	   *t = DatumGetTextPP(v->value);
+		{
+			text *t = DatumGetTextPP(v->value);
 
-				outbox_append_json_string(out, VARDATA_ANY(t),
-										  VARSIZE_ANY_EXHDR(t));
-			}
-			break;
+			outbox_append_json_string(out, VARDATA_ANY(t),
+									  VARSIZE_ANY_EXHDR(t));
+		}
+		break;
 		case OUTBOX_KIND_UUID:
 			append_uuid(out, DatumGetUUIDP(v->value));
 			break;
@@ -293,13 +291,13 @@ json_compact(StringInfo out, const char *json, int len)
 	const char *end = json + len;
 	const char *run = json;
 	const char *p;
-	bool		in_string = false;
-	int			depth = 0;
-	int			max_depth = 0;
+	bool in_string = false;
+	int depth = 0;
+	int max_depth = 0;
 
 	for (p = json; p < end; p++)
 	{
-		char		c = *p;
+		char c = *p;
 
 		if (in_string)
 		{
@@ -358,9 +356,9 @@ append_jsonb(StringInfo out, Jsonb *jb)
 {
 	JsonbIterator *it = JsonbIteratorInit(&jb->root);
 	JsonbIteratorToken token;
-	JsonbValue	v;
-	bool		need_comma = false;
-	bool		raw_scalar = JB_ROOT_IS_SCALAR(jb);
+	JsonbValue v;
+	bool need_comma = false;
+	bool raw_scalar = JB_ROOT_IS_SCALAR(jb);
 
 	while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
@@ -369,7 +367,7 @@ append_jsonb(StringInfo out, Jsonb *jb)
 			case WJB_BEGIN_OBJECT:
 			case WJB_BEGIN_ARRAY:
 				if (raw_scalar)
-					break;		/* the array wrapping a lone scalar */
+					break; /* the array wrapping a lone scalar */
 				if (need_comma)
 					appendStringInfoCharMacro(out, ',');
 				appendStringInfoCharMacro(out,
@@ -431,8 +429,8 @@ append_jsonb(StringInfo out, Jsonb *jb)
 static bool
 append_json_value(StringInfo out, const OutboxValue *v)
 {
-	text	   *t;
-	int			start = out->len;
+	text *t;
+	int start = out->len;
 
 	if (v->isnull)
 	{
@@ -499,9 +497,9 @@ outbox_append_event_fields(StringInfo out,
 typedef struct MessageShape
 {
 	JsonLexContext *lex;
-	int			nfields;
-	bool		ok;
-	bool		after_payload;
+	int nfields;
+	bool ok;
+	bool after_payload;
 } MessageShape;
 
 static void
@@ -569,7 +567,7 @@ outbox_append_invalid_message_fields(StringInfo out, const char *message,
 	else
 	{
 		StringInfoData hex;
-		Size		i;
+		Size i;
 
 		initStringInfo(&hex);
 		appendStringInfoString(&hex, "\\x");

@@ -20,7 +20,7 @@
 static bool
 parse_bool_option(DefElem *elem)
 {
-	bool		result;
+	bool result;
 
 	/* A bare option name means true, as with test_decoding. */
 	if (elem->arg == NULL)
@@ -62,20 +62,20 @@ check_not_given(bool given, DefElem *elem)
 void
 outbox_parse_options(List *options, OutboxOptions *opts)
 {
-	ListCell   *option;
-	bool		format_version_given = false;
-	bool		include_xid_given = false;
-	bool		include_lsn_given = false;
-	bool		include_timestamp_given = false;
+	ListCell *option;
+	bool format_version_given = false;
+	bool include_xid_given = false;
+	bool include_lsn_given = false;
+	bool include_timestamp_given = false;
 
 	opts->format_version = OUTBOX_FORMAT_VERSION;
 	opts->include_xid = true;
 	opts->include_lsn = true;
 	opts->include_timestamp = true;
 
-	foreach(option, options)
+	foreach (option, options)
 	{
-		DefElem    *elem = lfirst(option);
+		DefElem *elem = lfirst(option);
 
 		Assert(elem->arg == NULL || IsA(elem->arg, String));
 

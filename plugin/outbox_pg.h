@@ -45,7 +45,7 @@ typedef enum OutboxField
  */
 typedef enum OutboxValueKind
 {
-	OUTBOX_KIND_TEXT,			/* text, varchar: the bytes themselves */
+	OUTBOX_KIND_TEXT, /* text, varchar: the bytes themselves */
 	OUTBOX_KIND_JSONB,
 	OUTBOX_KIND_JSON,
 	OUTBOX_KIND_UUID,
@@ -53,15 +53,15 @@ typedef enum OutboxValueKind
 	OUTBOX_KIND_INT8,
 	OUTBOX_KIND_TIMESTAMPTZ,
 	OUTBOX_KIND_TIMESTAMP,
-	OUTBOX_KIND_OTHER			/* the type's output function */
+	OUTBOX_KIND_OTHER /* the type's output function */
 } OutboxValueKind;
 
 /* One field's value, ready to be formatted. */
 typedef struct OutboxValue
 {
-	Datum		value;
-	bool		isnull;
-	Oid			typid;
+	Datum value;
+	bool isnull;
+	Oid typid;
 	OutboxValueKind kind;
 } OutboxValue;
 
@@ -82,16 +82,16 @@ extern void outbox_append_invalid_message_fields(StringInfo out,
 /* relation.c: which relations are outbox tables, and their columns */
 typedef struct OutboxColumn
 {
-	AttrNumber	attnum;			/* InvalidAttrNumber: not mapped */
-	Oid			typid;
+	AttrNumber attnum; /* InvalidAttrNumber: not mapped */
+	Oid typid;
 	OutboxValueKind kind;
 } OutboxColumn;
 
 typedef struct OutboxRelation
 {
-	Oid			relid;			/* hash key */
-	bool		valid;
-	bool		is_outbox;
+	Oid relid; /* hash key */
+	bool valid;
+	bool is_outbox;
 	OutboxColumn columns[OUTBOX_NFIELDS];
 } OutboxRelation;
 
@@ -105,12 +105,12 @@ extern void outbox_relation_values(const OutboxRelation *entry,
 /* options.c */
 typedef struct OutboxOptions
 {
-	int			format_version;
-	bool		include_xid;
-	bool		include_lsn;
-	bool		include_timestamp;
+	int format_version;
+	bool include_xid;
+	bool include_lsn;
+	bool include_timestamp;
 } OutboxOptions;
 
 extern void outbox_parse_options(List *options, OutboxOptions *opts);
 
-#endif							/* OUTBOX_PG_H */
+#endif /* OUTBOX_PG_H */

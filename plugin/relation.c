@@ -31,7 +31,7 @@
 
 /* Columns of outbox.tables, in the order the extension script creates them. */
 #define Anum_outbox_tables_relid 1
-#define Anum_outbox_tables_first_column 2	/* id_column, then one per field */
+#define Anum_outbox_tables_first_column 2 /* id_column, then one per field */
 
 /*
  * Static because relcache callbacks cannot be unregistered and outlive the
@@ -40,7 +40,7 @@
  * until the next context creates a new cache.
  */
 static HTAB *relation_cache = NULL;
-static Oid	config_relid = InvalidOid;
+static Oid config_relid = InvalidOid;
 static bool config_relid_known = false;
 static bool callback_registered = false;
 
@@ -71,7 +71,7 @@ relation_cache_invalidate(Datum arg, Oid relid)
 void
 outbox_relation_cache_init(MemoryContext parent)
 {
-	HASHCTL		ctl;
+	HASHCTL ctl;
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(OutboxRelation);
@@ -101,10 +101,9 @@ config_table_relid(void)
 {
 	if (!config_relid_known)
 	{
-		Oid			nspid = get_namespace_oid("outbox", true);
+		Oid nspid = get_namespace_oid("outbox", true);
 
-		config_relid = OidIsValid(nspid) ?
-			get_relname_relid("tables", nspid) : InvalidOid;
+		config_relid = OidIsValid(nspid) ? get_relname_relid("tables", nspid) : InvalidOid;
 		config_relid_known = true;
 	}
 	return config_relid;
@@ -113,7 +112,7 @@ config_table_relid(void)
 static AttrNumber
 find_column(TupleDesc tupdesc, const char *name)
 {
-	int			i;
+	int i;
 
 	for (i = 0; i < tupdesc->natts; i++)
 	{
@@ -134,8 +133,8 @@ static void
 map_columns(OutboxRelation *entry, Relation relation,
 			const char *const names[OUTBOX_NFIELDS])
 {
-	TupleDesc	tupdesc = RelationGetDescr(relation);
-	int			field;
+	TupleDesc tupdesc = RelationGetDescr(relation);
+	int field;
 
 	for (field = 0; field < OUTBOX_NFIELDS; field++)
 	{
@@ -167,14 +166,14 @@ map_declared_columns(OutboxRelation *entry, Relation relation,
 					 HeapTuple config_tuple, TupleDesc config_tupdesc)
 {
 	const char *names[OUTBOX_NFIELDS];
-	int			field;
+	int field;
 
 	for (field = 0; field < OUTBOX_NFIELDS; field++)
 	{
-		bool		isnull;
-		Datum		value = heap_getattr(config_tuple,
-										 Anum_outbox_tables_first_column + field,
-										 config_tupdesc, &isnull);
+		bool isnull;
+		Datum value = heap_getattr(config_tuple,
+								   Anum_outbox_tables_first_column + field,
+								   config_tupdesc, &isnull);
 
 		names[field] = isnull ? NULL : NameStr(*DatumGetName(value));
 	}
@@ -191,10 +190,10 @@ map_declared_columns(OutboxRelation *entry, Relation relation,
 static bool
 relation_exists_now(Oid relid)
 {
-	Relation	pg_class = table_open(RelationRelationId, AccessShareLock);
+	Relation pg_class = table_open(RelationRelationId, AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
-	bool		found;
+	bool found;
 
 	ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(relid));
@@ -217,8 +216,7 @@ load_without_declarations(OutboxRelation *entry, Relation relation)
 {
 	static const char *const default_columns[OUTBOX_NFIELDS] = {
 		"id", "aggregate_type", "aggregate_id", "event_type",
-		"payload", "headers", "created_at"
-	};
+		"payload", "headers", "created_at"};
 
 	if (strcmp(get_namespace_name(RelationGetNamespace(relation)), "outbox") != 0 ||
 		strcmp(RelationGetRelationName(relation), "events") != 0)
@@ -240,8 +238,8 @@ find_declaration(Relation config_rel, Oid relid, OutboxRelation *entry,
 {
 	SysScanDesc scan;
 	ScanKeyData key;
-	HeapTuple	tuple;
-	bool		found;
+	HeapTuple tuple;
+	bool found;
 
 	ScanKeyInit(&key, Anum_outbox_tables_relid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(relid));
@@ -262,9 +260,9 @@ find_declaration(Relation config_rel, Oid relid, OutboxRelation *entry,
 static void
 load_declaration(OutboxRelation *entry, Relation relation)
 {
-	Oid			config = config_table_relid();
-	Relation	config_rel;
-	bool		found;
+	Oid config = config_table_relid();
+	Relation config_rel;
+	bool found;
 
 	entry->is_outbox = false;
 	if (!OidIsValid(config))
@@ -279,10 +277,10 @@ load_declaration(OutboxRelation *entry, Relation relation)
 	found = find_declaration(config_rel, entry->relid, entry, relation);
 	if (!found && relation->rd_rel->relispartition)
 	{
-		List	   *ancestors = get_partition_ancestors(entry->relid);
-		ListCell   *lc;
+		List *ancestors = get_partition_ancestors(entry->relid);
+		ListCell *lc;
 
-		foreach(lc, ancestors)
+		foreach (lc, ancestors)
 		{
 			found = find_declaration(config_rel, lfirst_oid(lc), entry, relation);
 			if (found)
@@ -296,9 +294,9 @@ load_declaration(OutboxRelation *entry, Relation relation)
 OutboxRelation *
 outbox_relation_lookup(Relation relation)
 {
-	Oid			relid = RelationGetRelid(relation);
+	Oid relid = RelationGetRelid(relation);
 	OutboxRelation *entry;
-	bool		found;
+	bool found;
 
 	entry = hash_search(relation_cache, &relid, HASH_ENTER, &found);
 	if (!found || !entry->valid)
@@ -316,7 +314,7 @@ void
 outbox_relation_values(const OutboxRelation *entry, TupleDesc tupdesc,
 					   HeapTuple tuple, OutboxValue values[OUTBOX_NFIELDS])
 {
-	int			field;
+	int field;
 
 	for (field = 0; field < OUTBOX_NFIELDS; field++)
 	{

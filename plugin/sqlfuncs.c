@@ -78,8 +78,8 @@ Datum
 outbox_emit(PG_FUNCTION_ARGS)
 {
 	OutboxValue values[OUTBOX_NFIELDS];
-	Datum		id;
-	int			argno;
+	Datum id;
+	int argno;
 
 	require_logical_wal("outbox.emit()");
 	require_argument(fcinfo, 0, "aggregate_type");
@@ -87,18 +87,14 @@ outbox_emit(PG_FUNCTION_ARGS)
 	require_argument(fcinfo, 2, "event_type");
 
 	id = DirectFunctionCall1(gen_random_uuid, (Datum) 0);
-	values[OUTBOX_FIELD_ID] = (OutboxValue)
-	{
-		id, false, UUIDOID, OUTBOX_KIND_UUID
-	};
+	values[OUTBOX_FIELD_ID] = (OutboxValue){
+		id, false, UUIDOID, OUTBOX_KIND_UUID};
 	for (argno = 0; argno < 5; argno++)
 		argument_value(fcinfo, argno, &values[OUTBOX_FIELD_AGGREGATE_TYPE + argno]);
 	/* the same as a table's created_at DEFAULT now() */
-	values[OUTBOX_FIELD_CREATED_AT] = (OutboxValue)
-	{
+	values[OUTBOX_FIELD_CREATED_AT] = (OutboxValue){
 		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
-			false, TIMESTAMPTZOID, OUTBOX_KIND_TIMESTAMPTZ
-	};
+		false, TIMESTAMPTZOID, OUTBOX_KIND_TIMESTAMPTZ};
 
 	log_event_message(values);
 	PG_RETURN_DATUM(id);
@@ -117,7 +113,7 @@ Datum
 outbox_emit_stored(PG_FUNCTION_ARGS)
 {
 	OutboxValue values[OUTBOX_NFIELDS];
-	int			field;
+	int field;
 
 	require_logical_wal("outbox.replay()");
 	for (field = 0; field < OUTBOX_NFIELDS; field++)

@@ -11,7 +11,7 @@ PACKAGES=(
 	postgresql-15-wal2json
 	librdkafka-dev libjansson-dev libcmocka-dev kcat
 	openjdk-17-jre-headless maven
-	valgrind
+	valgrind clang-format
 )
 
 missing=()

@@ -47,6 +47,12 @@ counts_from_closing_line() {
 		| sed -E 's/^([0-9]+) passed, ([0-9]+) failed.*/\1 \2/'
 }
 
+echo "== format (clang-format, .clang-format)"
+make -s format-check >"$logs/format.log" 2>&1
+status=$?
+cat "$logs/format.log" | head -n 40
+record format $((status == 0)) $((status != 0)) $status
+
 echo "== starting a throwaway PostgreSQL cluster in $work/pg"
 tests/helpers/pg.sh start "$work/pg" "logical_decoding_work_mem = 64kB" >/dev/null || exit 1
 eval "$(tests/helpers/pg.sh env "$work/pg")"
