@@ -47,6 +47,7 @@ typedef struct OutboxDecodingData
 	 * allocation.
 	 */
 	StringInfoData pending; /* held-back event, without closing brace */
+	StringInfoData txn_metadata; /* ,"commit_lsn":…,"seq": */
 	bool has_pending;
 	uint64 seq; /* events so far in the transaction */
 	int changes_since_progress;
@@ -85,12 +86,17 @@ outbox_decode_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 					  bool is_init)
 {
 	OutboxDecodingData *data;
+	MemoryContext old;
 
 	data = MemoryContextAllocZero(ctx->context, sizeof(OutboxDecodingData));
 	data->row_context = AllocSetContextCreate(ctx->context,
 											  "outbox_pg row",
 											  ALLOCSET_DEFAULT_SIZES);
 	outbox_parse_options(ctx->output_plugin_options, &data->options);
+	old = MemoryContextSwitchTo(ctx->context);
+	initStringInfo(&data->pending);
+	initStringInfo(&data->txn_metadata);
+	MemoryContextSwitchTo(old);
 	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
 	opt->receive_rewrites = false;
 
@@ -146,42 +152,44 @@ event_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 
 	if (data->has_pending)
 		write_pending(ctx, txn, false);
-	if (data->pending.data == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(ctx->context);
-
-		initStringInfo(&data->pending);
-		MemoryContextSwitchTo(old);
-	}
 	resetStringInfo(&data->pending);
 	appendStringInfoString(&data->pending,
 						   "{\"v\":" CppAsString2(OUTBOX_FORMAT_VERSION) ",");
 }
 
-/* Appends the transaction's metadata to the pending event. */
+/*
+ * Appends the transaction's metadata to the pending event.  It is the same
+ * for every event of the transaction, so it is formatted once, at the
+ * first event.
+ */
 static void
 event_finish(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	OutboxDecodingData *data = ctx->output_plugin_private;
-	StringInfo out = &data->pending;
+	StringInfo meta = &data->txn_metadata;
 
-	if (data->options.include_lsn)
+	if (data->seq == 0)
 	{
-		appendStringInfoString(out, ",\"commit_lsn\":");
-		outbox_append_lsn(out, txn->final_lsn);
+		resetStringInfo(meta);
+		if (data->options.include_lsn)
+		{
+			appendStringInfoString(meta, ",\"commit_lsn\":");
+			outbox_append_lsn(meta, txn->final_lsn);
+		}
+		if (data->options.include_xid)
+		{
+			appendStringInfoString(meta, ",\"xid\":");
+			outbox_append_uint(meta, txn->xid);
+		}
+		if (data->options.include_timestamp)
+		{
+			appendStringInfoString(meta, ",\"commit_time\":");
+			outbox_append_utc_time(meta, txn->xact_time.commit_time);
+		}
+		appendStringInfoString(meta, ",\"seq\":");
 	}
-	if (data->options.include_xid)
-	{
-		appendStringInfoString(out, ",\"xid\":");
-		outbox_append_uint(out, txn->xid);
-	}
-	if (data->options.include_timestamp)
-	{
-		appendStringInfoString(out, ",\"commit_time\":");
-		outbox_append_utc_time(out, txn->xact_time.commit_time);
-	}
-	appendStringInfoString(out, ",\"seq\":");
-	outbox_append_uint(out, data->seq++);
+	appendBinaryStringInfo(&data->pending, meta->data, meta->len);
+	outbox_append_uint(&data->pending, data->seq++);
 	data->has_pending = true;
 }
 
@@ -264,7 +272,10 @@ outbox_decode_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	write_pending(ctx, txn, true);
 	if (data->pending.maxlen > OUTBOX_PENDING_KEEP_BYTES)
 	{
+		MemoryContext old = MemoryContextSwitchTo(ctx->context);
+
 		pfree(data->pending.data);
-		data->pending.data = NULL;
+		initStringInfo(&data->pending);
+		MemoryContextSwitchTo(old);
 	}
 }

@@ -309,13 +309,20 @@ outbox_relation_lookup(Relation relation)
 	return entry;
 }
 
-/* Extracts the event's values from a row of an outbox table. */
+/*
+ * Extracts the event's values from a row of an outbox table.  The row is
+ * deformed once: fetching attributes one by one would walk the row from
+ * its start for each column after the first variable-length one.
+ */
 void
 outbox_relation_values(const OutboxRelation *entry, TupleDesc tupdesc,
 					   HeapTuple tuple, OutboxValue values[OUTBOX_NFIELDS])
 {
+	Datum *row_values = palloc(tupdesc->natts * sizeof(Datum));
+	bool *row_nulls = palloc(tupdesc->natts * sizeof(bool));
 	int field;
 
+	heap_deform_tuple(tuple, tupdesc, row_values, row_nulls);
 	for (field = 0; field < OUTBOX_NFIELDS; field++)
 	{
 		const OutboxColumn *column = &entry->columns[field];
@@ -326,7 +333,8 @@ outbox_relation_values(const OutboxRelation *entry, TupleDesc tupdesc,
 			v->isnull = true;
 			continue;
 		}
-		v->value = heap_getattr(tuple, column->attnum, tupdesc, &v->isnull);
+		v->value = row_values[column->attnum - 1];
+		v->isnull = row_nulls[column->attnum - 1];
 		v->typid = column->typid;
 		v->kind = column->kind;
 	}
