@@ -346,6 +346,32 @@ json_text_is_valid(const char *json, int len)
 	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
 }
 
+static void
+append_jsonb_scalar(StringInfo out, const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			appendBinaryStringInfo(out, "null", 4);
+			break;
+		case jbvBool:
+			appendStringInfoString(out, v->val.boolean ? "true" : "false");
+			break;
+		case jbvString:
+			outbox_append_json_string(out, v->val.string.val, v->val.string.len);
+			break;
+		case jbvNumeric:
+			/* numeric_out writes JSON's number syntax: jsonb has no NaN */
+			appendStringInfoString(out,
+								   DatumGetCString(DirectFunctionCall1(numeric_out,
+																	   NumericGetDatum(v->val.numeric))));
+			break;
+		default:
+			/* the iterator returns containers as tokens, never as values */
+			elog(ERROR, "unexpected jsonb scalar type %d", v->type);
+	}
+}
+
 /*
  * Appends a jsonb value as compact JSON.  jsonb_out would put spaces after
  * every colon and comma; the iterator is not recursive, so no nesting depth
@@ -393,26 +419,7 @@ append_jsonb(StringInfo out, Jsonb *jb)
 			case WJB_ELEM:
 				if (need_comma)
 					appendStringInfoCharMacro(out, ',');
-				switch (v.type)
-				{
-					case jbvNull:
-						appendBinaryStringInfo(out, "null", 4);
-						break;
-					case jbvBool:
-						appendStringInfoString(out, v.val.boolean ? "true" : "false");
-						break;
-					case jbvString:
-						outbox_append_json_string(out, v.val.string.val,
-												  v.val.string.len);
-						break;
-					case jbvNumeric:
-						appendStringInfoString(out,
-											   DatumGetCString(DirectFunctionCall1(numeric_out,
-																				   NumericGetDatum(v.val.numeric))));
-						break;
-					default:
-						elog(ERROR, "unexpected jsonb value type %d", v.type);
-				}
+				append_jsonb_scalar(out, &v);
 				need_comma = true;
 				break;
 			case WJB_DONE:
