@@ -1,0 +1,67 @@
+/*
+ * config.h
+ *	  The shipper's configuration: flags and environment into one struct.
+ *	  Pure: no I/O, so the unit tests drive it with argv and envp arrays.
+ */
+#ifndef SHIPPER_CONFIG_H
+#define SHIPPER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct NameValue
+{
+	char	   *name;
+	char	   *value;
+} NameValue;
+
+typedef enum ValueMode
+{
+	VALUE_PAYLOAD,				/* the record value is the event's payload */
+	VALUE_ENVELOPE				/* the whole event as the plugin wrote it */
+} ValueMode;
+
+typedef enum ErrorPolicy
+{
+	ON_ERROR_STOP,
+	ON_ERROR_DEAD_LETTER
+} ErrorPolicy;
+
+typedef enum LogFormat
+{
+	LOG_FORMAT_TEXT,
+	LOG_FORMAT_JSON
+} LogFormat;
+
+typedef struct ShipperConfig
+{
+	char	   *conninfo;
+	char	   *slot;
+	bool		create_slot;
+	NameValue  *plugin_options;
+	int			nplugin_options;
+	char	   *brokers;
+	char	   *topic_template;
+	ValueMode	value_mode;
+	NameValue  *kafka;			/* librdkafka properties, in order given */
+	int			nkafka;
+	long		max_inflight_events;
+	long		max_inflight_bytes;
+	double		status_interval;	/* seconds */
+	double		drain_timeout;	/* seconds */
+	ErrorPolicy on_permanent_error;
+	char	   *dead_letter_topic;
+	LogFormat	log_format;
+	bool		verbose;
+	bool		show_help;
+	bool		show_version;
+} ShipperConfig;
+
+extern int	config_parse(int argc, char *const argv[], char *const envp[],
+						 ShipperConfig *config, char *errstr,
+						 size_t errstr_size);
+extern void config_free(ShipperConfig *config);
+extern const char *config_usage(void);
+extern bool config_is_secret(const char *name);
+
+#endif							/* SHIPPER_CONFIG_H */

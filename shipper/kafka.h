@@ -1,0 +1,37 @@
+/*
+ * kafka.h
+ *	  Producing events to Kafka (librdkafka), with the permanent-error
+ *	  policy.  Acknowledged events are reported to the tracker.
+ */
+#ifndef SHIPPER_KAFKA_H
+#define SHIPPER_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "event.h"
+#include "tracker.h"
+
+typedef struct Kafka Kafka;
+
+typedef enum KafkaStatus
+{
+	KAFKA_QUEUED = 0,
+	KAFKA_QUEUE_FULL = 1,		/* poll, then try again */
+	KAFKA_FAILED = -1			/* stop: see kafka_failure() */
+} KafkaStatus;
+
+extern Kafka *kafka_create(const ShipperConfig *config, Tracker *tracker,
+						   char *errstr, size_t errstr_size);
+extern void kafka_destroy(Kafka *kafka);
+extern KafkaStatus kafka_produce(Kafka *kafka, const ShipperEvent *event,
+								 const char *envelope, size_t envelope_len,
+								 TrackerTxn txn);
+extern void kafka_poll(Kafka *kafka, int timeout_ms);
+extern const char *kafka_failure(const Kafka *kafka);
+extern int	kafka_outq_len(Kafka *kafka);
+extern long kafka_delivered(const Kafka *kafka);
+extern long kafka_dead_lettered(const Kafka *kafka);
+
+#endif							/* SHIPPER_KAFKA_H */

@@ -1,0 +1,115 @@
+/*
+ * topic.c
+ *	  Rendering and validating topic names.
+ *
+ * Placeholders are {aggregate_type} and {event_type}.  A rendered name
+ * that Kafka would refuse (empty, too long, "." or "..", or a character
+ * outside [a-zA-Z0-9._-]) is an error for that event, which the shipper's
+ * permanent-error policy handles; it is never silently rewritten, since
+ * consumers subscribe by name.
+ */
+#include "topic.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const placeholders[] = {"{aggregate_type}", "{event_type}"};
+
+static bool
+topic_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/* Checks a template once at start: braces must be known placeholders. */
+int
+topic_template_check(const char *template, char *errstr, size_t errstr_size)
+{
+	const char *p = template;
+
+	if (*template == '\0')
+	{
+		snprintf(errstr, errstr_size, "the topic template is empty");
+		return -1;
+	}
+	while ((p = strchr(p, '{')) != NULL)
+	{
+		size_t		i;
+		bool		known = false;
+
+		for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
+			if (strncmp(p, placeholders[i], strlen(placeholders[i])) == 0)
+			{
+				known = true;
+				p += strlen(placeholders[i]);
+				break;
+			}
+		if (!known)
+		{
+			snprintf(errstr, errstr_size,
+					 "unknown placeholder in topic template \"%s\"; use {aggregate_type} or {event_type}",
+					 template);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Renders the template into topic (TOPIC_NAME_MAX + 1 bytes); a NULL
+ * field renders as an empty string, which then fails validation if the
+ * name needs it.
+ */
+int
+topic_render(const char *template, const char *aggregate_type,
+			 const char *event_type, char *topic, char *errstr,
+			 size_t errstr_size)
+{
+	const char *values[] = {aggregate_type ? aggregate_type : "",
+	event_type ? event_type : ""};
+	size_t		len = 0;
+	const char *p = template;
+
+	while (*p)
+	{
+		const char *piece = p;
+		size_t		piece_len = 1;
+		size_t		i;
+
+		for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
+			if (strncmp(p, placeholders[i], strlen(placeholders[i])) == 0)
+			{
+				piece = values[i];
+				piece_len = strlen(values[i]);
+				p += strlen(placeholders[i]) - 1;
+				break;
+			}
+		p++;
+		if (len + piece_len > TOPIC_NAME_MAX)
+		{
+			snprintf(errstr, errstr_size, "topic name is longer than %d characters",
+					 TOPIC_NAME_MAX);
+			return -1;
+		}
+		memcpy(topic + len, piece, piece_len);
+		len += piece_len;
+	}
+	topic[len] = '\0';
+
+	if (len == 0 || strcmp(topic, ".") == 0 || strcmp(topic, "..") == 0)
+	{
+		snprintf(errstr, errstr_size, "topic name \"%s\" is not a valid Kafka topic", topic);
+		return -1;
+	}
+	for (p = topic; *p; p++)
+		if (!topic_char_ok(*p))
+		{
+			snprintf(errstr, errstr_size,
+					 "topic name \"%s\" has a character Kafka does not allow (only a-z, A-Z, 0-9, '.', '_', '-')",
+					 topic);
+			return -1;
+		}
+	return 0;
+}
