@@ -9,6 +9,8 @@
  */
 #include "config.h"
 
+#include "topic.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -41,10 +43,10 @@ typedef enum OptionId
 typedef struct OptionSpec
 {
 	const char *long_name;
-	char		short_name;
-	const char *env;			/* NULL: no variable */
-	bool		takes_value;
-	OptionId	id;
+	char short_name;
+	const char *env; /* NULL: no variable */
+	bool takes_value;
+	OptionId id;
 } OptionSpec;
 
 static const OptionSpec options[] = {
@@ -75,43 +77,42 @@ static const OptionSpec options[] = {
 const char *
 config_usage(void)
 {
-	return
-		"outbox-shipper ships outbox_pg events from a PostgreSQL replication slot to Kafka.\n"
-		"\n"
-		"Usage: outbox-shipper [OPTION]...\n"
-		"\n"
-		"PostgreSQL:\n"
-		"  -d, --dbname=CONNINFO        libpq connection string or URI (OUTBOX_DBNAME); PG* variables apply\n"
-		"  -S, --slot=NAME              replication slot (OUTBOX_SLOT, default outbox_pg)\n"
-		"      --create-slot            create the slot if missing (default)\n"
-		"      --no-create-slot         fail if the slot is missing\n"
-		"  -o, --option=NAME=VALUE      outbox_pg plugin option, repeatable (OUTBOX_PLUGIN_OPTIONS: a=b,c=d)\n"
-		"      --status-interval=SECS   status update interval (OUTBOX_STATUS_INTERVAL, default 10)\n"
-		"\n"
-		"Kafka:\n"
-		"  -b, --brokers=LIST           bootstrap servers (OUTBOX_BROKERS)\n"
-		"  -t, --topic-template=TMPL    topic per event (OUTBOX_TOPIC_TEMPLATE,\n"
-		"                               default outbox.event.{aggregate_type}; also {event_type})\n"
-		"      --value=payload|envelope record value: the payload (default) or the whole event (OUTBOX_VALUE)\n"
-		"  -X, --kafka-property=NAME=VALUE  any librdkafka property, repeatable\n"
-		"                               (OUTBOX_KAFKA_<NAME>, e.g. OUTBOX_KAFKA_SASL_PASSWORD)\n"
-		"      --on-permanent-error=stop|dead-letter\n"
-		"                               an event Kafka refuses for good: stop without confirming it\n"
-		"                               (default) or send it to --dead-letter-topic (OUTBOX_ON_PERMANENT_ERROR)\n"
-		"      --dead-letter-topic=NAME (OUTBOX_DEAD_LETTER_TOPIC)\n"
-		"\n"
-		"Limits and shutdown:\n"
-		"      --max-inflight-events=N  unacknowledged events before reading pauses\n"
-		"                               (OUTBOX_MAX_INFLIGHT_EVENTS, default 100000)\n"
-		"      --max-inflight-bytes=N   unacknowledged bytes before reading pauses\n"
-		"                               (OUTBOX_MAX_INFLIGHT_BYTES, default 67108864)\n"
-		"      --drain-timeout=SECS     on SIGTERM, how long to wait for Kafka (OUTBOX_DRAIN_TIMEOUT, default 30)\n"
-		"\n"
-		"Other:\n"
-		"      --log-format=text|json   (OUTBOX_LOG_FORMAT, default text)\n"
-		"  -v, --verbose                debug logging\n"
-		"  -h, --help                   this help\n"
-		"  -V, --version                version\n";
+	return "outbox-shipper ships outbox_pg events from a PostgreSQL replication slot to Kafka.\n"
+		   "\n"
+		   "Usage: outbox-shipper [OPTION]...\n"
+		   "\n"
+		   "PostgreSQL:\n"
+		   "  -d, --dbname=CONNINFO        libpq connection string or URI (OUTBOX_DBNAME); PG* variables apply\n"
+		   "  -S, --slot=NAME              replication slot (OUTBOX_SLOT, default outbox_pg)\n"
+		   "      --create-slot            create the slot if missing (default)\n"
+		   "      --no-create-slot         fail if the slot is missing\n"
+		   "  -o, --option=NAME=VALUE      outbox_pg plugin option, repeatable (OUTBOX_PLUGIN_OPTIONS: a=b,c=d)\n"
+		   "      --status-interval=SECS   status update interval (OUTBOX_STATUS_INTERVAL, default 10)\n"
+		   "\n"
+		   "Kafka:\n"
+		   "  -b, --brokers=LIST           bootstrap servers (OUTBOX_BROKERS)\n"
+		   "  -t, --topic-template=TMPL    topic per event (OUTBOX_TOPIC_TEMPLATE,\n"
+		   "                               default outbox.event.{aggregate_type}; also {event_type})\n"
+		   "      --value=payload|envelope record value: the payload (default) or the whole event (OUTBOX_VALUE)\n"
+		   "  -X, --kafka-property=NAME=VALUE  any librdkafka property, repeatable\n"
+		   "                               (OUTBOX_KAFKA_<NAME>, e.g. OUTBOX_KAFKA_SASL_PASSWORD)\n"
+		   "      --on-permanent-error=stop|dead-letter\n"
+		   "                               an event Kafka refuses for good: stop without confirming it\n"
+		   "                               (default) or send it to --dead-letter-topic (OUTBOX_ON_PERMANENT_ERROR)\n"
+		   "      --dead-letter-topic=NAME (OUTBOX_DEAD_LETTER_TOPIC)\n"
+		   "\n"
+		   "Limits and shutdown:\n"
+		   "      --max-inflight-events=N  unacknowledged events before reading pauses\n"
+		   "                               (OUTBOX_MAX_INFLIGHT_EVENTS, default 100000)\n"
+		   "      --max-inflight-bytes=N   unacknowledged bytes before reading pauses\n"
+		   "                               (OUTBOX_MAX_INFLIGHT_BYTES, default 67108864)\n"
+		   "      --drain-timeout=SECS     on SIGTERM, how long to wait for Kafka (OUTBOX_DRAIN_TIMEOUT, default 30)\n"
+		   "\n"
+		   "Other:\n"
+		   "      --log-format=text|json   (OUTBOX_LOG_FORMAT, default text)\n"
+		   "  -v, --verbose                debug logging\n"
+		   "  -h, --help                   this help\n"
+		   "  -V, --version                version\n";
 }
 
 /* Property names whose values must never be logged. */
@@ -119,7 +120,7 @@ bool
 config_is_secret(const char *name)
 {
 	static const char *const words[] = {"password", "secret", "key", "token", "credential"};
-	size_t		i;
+	size_t i;
 
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strstr(name, words[i]) != NULL)
@@ -137,7 +138,7 @@ fail(char *errstr, size_t errstr_size, const char *fmt, const char *a, const cha
 static int
 set_string(char **field, const char *value)
 {
-	char	   *copy = strdup(value);
+	char *copy = strdup(value);
 
 	if (copy == NULL)
 		return -1;
@@ -152,7 +153,7 @@ add_name_value(NameValue **list, int *n, const char *text, const char *what,
 			   char *errstr, size_t errstr_size)
 {
 	const char *eq = strchr(text, '=');
-	NameValue  *grown;
+	NameValue *grown;
 
 	if (eq == NULL || eq == text)
 		return fail(errstr, errstr_size, "%s \"%s\" is not NAME=VALUE", what, text);
@@ -170,7 +171,7 @@ static int
 parse_positive(const char *text, double *value, const char *what,
 			   char *errstr, size_t errstr_size)
 {
-	char	   *end;
+	char *end;
 
 	errno = 0;
 	*value = strtod(text, &end);
@@ -183,7 +184,7 @@ static int
 parse_count(const char *text, long *value, const char *what,
 			char *errstr, size_t errstr_size)
 {
-	double		d;
+	double d;
 
 	if (parse_positive(text, &d, what, errstr, errstr_size) != 0)
 		return -1;
@@ -197,10 +198,10 @@ static int
 apply_list(NameValue **list, int *n, const char *value, bool from_env,
 		   const char *what, char *errstr, size_t errstr_size)
 {
-	char	   *copy;
-	char	   *item;
-	char	   *save = NULL;
-	int			rc = 0;
+	char *copy;
+	char *item;
+	char *save = NULL;
+	int rc = 0;
 
 	if (!from_env)
 		return add_name_value(list, n, value, what, errstr, errstr_size);
@@ -216,7 +217,7 @@ static int
 apply_choice(const char *value, const char *what, const char *a, const char *b,
 			 int *choice, char *errstr, size_t errstr_size)
 {
-	char		msg[160];
+	char msg[160];
 
 	if (strcmp(value, a) == 0)
 		*choice = 0;
@@ -235,7 +236,7 @@ static int
 apply(ShipperConfig *c, const OptionSpec *spec, const char *value, bool from_env,
 	  const char *what, char *errstr, size_t errstr_size)
 {
-	int			choice;
+	int choice;
 
 	switch (spec->id)
 	{
@@ -315,9 +316,9 @@ apply_kafka_env(ShipperConfig *c, const char *entry, char *errstr, size_t errstr
 {
 	const char *name = entry + strlen(KAFKA_ENV_PREFIX);
 	const char *eq = strchr(name, '=');
-	char	   *prop;
-	size_t		i;
-	int			rc;
+	char *prop;
+	size_t i;
+	int rc;
 
 	if (eq == NULL || eq == name)
 		return 0;
@@ -333,8 +334,8 @@ apply_kafka_env(ShipperConfig *c, const char *entry, char *errstr, size_t errstr
 static int
 apply_environment(ShipperConfig *c, char *const envp[], char *errstr, size_t errstr_size)
 {
-	size_t		i;
-	int			e;
+	size_t i;
+	int e;
 
 	for (e = 0; envp && envp[e]; e++)
 	{
@@ -346,7 +347,7 @@ apply_environment(ShipperConfig *c, char *const envp[], char *errstr, size_t err
 		}
 		for (i = 0; i < NOPTIONS; i++)
 		{
-			size_t		n;
+			size_t n;
 
 			if (options[i].env == NULL)
 				continue;
@@ -363,14 +364,14 @@ apply_environment(ShipperConfig *c, char *const envp[], char *errstr, size_t err
 static const OptionSpec *
 find_option(const char *arg, const char **inline_value)
 {
-	size_t		i;
+	size_t i;
 
 	*inline_value = NULL;
 	if (arg[0] == '-' && arg[1] == '-')
 	{
 		const char *name = arg + 2;
 		const char *eq = strchr(name, '=');
-		size_t		len = eq ? (size_t) (eq - name) : strlen(name);
+		size_t len = eq ? (size_t) (eq - name) : strlen(name);
 
 		for (i = 0; i < NOPTIONS; i++)
 			if (strlen(options[i].long_name) == len &&
@@ -394,7 +395,7 @@ find_option(const char *arg, const char **inline_value)
 static int
 apply_arguments(ShipperConfig *c, int argc, char *const argv[], char *errstr, size_t errstr_size)
 {
-	int			i;
+	int i;
 
 	for (i = 1; i < argc; i++)
 	{
@@ -424,8 +425,8 @@ validate(ShipperConfig *c, char *errstr, size_t errstr_size)
 		return 0;
 	if (c->brokers == NULL)
 	{
-		int			i;
-		bool		given = false;
+		int i;
+		bool given = false;
 
 		for (i = 0; i < c->nkafka; i++)
 			given |= strcmp(c->kafka[i].name, "bootstrap.servers") == 0;
@@ -436,6 +437,15 @@ validate(ShipperConfig *c, char *errstr, size_t errstr_size)
 	if (c->on_permanent_error == ON_ERROR_DEAD_LETTER && c->dead_letter_topic == NULL)
 		return fail(errstr, errstr_size,
 					"--on-permanent-error=dead-letter needs --dead-letter-topic (OUTBOX_DEAD_LETTER_TOPIC)%s%s", "", "");
+	if (topic_template_check(c->topic_template, errstr, errstr_size) != 0)
+		return -1;
+	if (c->dead_letter_topic)
+	{
+		char topic[TOPIC_NAME_MAX + 1];
+
+		if (topic_render(c->dead_letter_topic, NULL, NULL, topic, errstr, errstr_size) != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -457,7 +467,7 @@ config_parse(int argc, char *const argv[], char *const envp[],
 static void
 free_list(NameValue *list, int n)
 {
-	int			i;
+	int i;
 
 	for (i = 0; i < n; i++)
 	{

@@ -11,14 +11,14 @@
 
 typedef struct NameValue
 {
-	char	   *name;
-	char	   *value;
+	char *name;
+	char *value;
 } NameValue;
 
 typedef enum ValueMode
 {
-	VALUE_PAYLOAD,				/* the record value is the event's payload */
-	VALUE_ENVELOPE				/* the whole event as the plugin wrote it */
+	VALUE_PAYLOAD, /* the record value is the event's payload */
+	VALUE_ENVELOPE /* the whole event as the plugin wrote it */
 } ValueMode;
 
 typedef enum ErrorPolicy
@@ -35,33 +35,33 @@ typedef enum LogFormat
 
 typedef struct ShipperConfig
 {
-	char	   *conninfo;
-	char	   *slot;
-	bool		create_slot;
-	NameValue  *plugin_options;
-	int			nplugin_options;
-	char	   *brokers;
-	char	   *topic_template;
-	ValueMode	value_mode;
-	NameValue  *kafka;			/* librdkafka properties, in order given */
-	int			nkafka;
-	long		max_inflight_events;
-	long		max_inflight_bytes;
-	double		status_interval;	/* seconds */
-	double		drain_timeout;	/* seconds */
+	char *conninfo;
+	char *slot;
+	bool create_slot;
+	NameValue *plugin_options;
+	int nplugin_options;
+	char *brokers;
+	char *topic_template;
+	ValueMode value_mode;
+	NameValue *kafka; /* librdkafka properties, in order given */
+	int nkafka;
+	long max_inflight_events;
+	long max_inflight_bytes;
+	double status_interval; /* seconds */
+	double drain_timeout; /* seconds */
 	ErrorPolicy on_permanent_error;
-	char	   *dead_letter_topic;
-	LogFormat	log_format;
-	bool		verbose;
-	bool		show_help;
-	bool		show_version;
+	char *dead_letter_topic;
+	LogFormat log_format;
+	bool verbose;
+	bool show_help;
+	bool show_version;
 } ShipperConfig;
 
-extern int	config_parse(int argc, char *const argv[], char *const envp[],
-						 ShipperConfig *config, char *errstr,
-						 size_t errstr_size);
+extern int config_parse(int argc, char *const argv[], char *const envp[],
+						ShipperConfig *config, char *errstr,
+						size_t errstr_size);
 extern void config_free(ShipperConfig *config);
 extern const char *config_usage(void);
 extern bool config_is_secret(const char *name);
 
-#endif							/* SHIPPER_CONFIG_H */
+#endif /* SHIPPER_CONFIG_H */

@@ -24,8 +24,8 @@ typedef struct Scanner
 	const char *p;
 	const char *start;
 	const char *end;
-	char	   *errstr;
-	size_t		errstr_size;
+	char *errstr;
+	size_t errstr_size;
 } Scanner;
 
 static int
@@ -50,7 +50,7 @@ expect(Scanner *s, char c)
 	skip_ws(s);
 	if (s->p >= s->end || *s->p != c)
 	{
-		char		what[32];
+		char what[32];
 
 		snprintf(what, sizeof(what), "expected '%c'", c);
 		return scan_error(s, what);
@@ -62,12 +62,12 @@ expect(Scanner *s, char c)
 static int
 hex4(const char *p, unsigned *value)
 {
-	int			i;
+	int i;
 
 	*value = 0;
 	for (i = 0; i < 4; i++)
 	{
-		char		c = p[i];
+		char c = p[i];
 
 		*value <<= 4;
 		if (c >= '0' && c <= '9')
@@ -114,8 +114,8 @@ put_utf8(char *out, unsigned cp)
 static int
 unescape_unicode(Scanner *s, char *out, size_t *outlen)
 {
-	unsigned	cp;
-	unsigned	low;
+	unsigned cp;
+	unsigned low;
 
 	if (s->end - s->p < 5 || hex4(s->p + 1, &cp) != 0)
 		return scan_error(s, "invalid \\u escape");
@@ -142,8 +142,8 @@ static int
 scan_string(Scanner *s, char **out, size_t *out_len)
 {
 	const char *begin;
-	char	   *buf = NULL;
-	size_t		len = 0;
+	char *buf = NULL;
+	size_t len = 0;
 
 	if (expect(s, '"') != 0)
 		return -1;
@@ -196,22 +196,22 @@ scan_string(Scanner *s, char **out, size_t *out_len)
 				c = '\t';
 				break;
 			case 'u':
-				{
-					char		tmp[4];
-					size_t		tmplen = 0;
+			{
+				char tmp[4];
+				size_t tmplen = 0;
 
-					if (unescape_unicode(s, tmp, &tmplen) != 0)
-					{
-						free(buf);
-						return -1;
-					}
-					if (buf)
-					{
-						memcpy(buf + len, tmp, tmplen);
-						len += tmplen;
-					}
-					continue;
+				if (unescape_unicode(s, tmp, &tmplen) != 0)
+				{
+					free(buf);
+					return -1;
 				}
+				if (buf)
+				{
+					memcpy(buf + len, tmp, tmplen);
+					len += tmplen;
+				}
+				continue;
+			}
 			default:
 				free(buf);
 				return scan_error(s, "invalid escape in string");
@@ -225,7 +225,7 @@ scan_string(Scanner *s, char **out, size_t *out_len)
 		free(buf);
 		return scan_error(s, "unterminated string");
 	}
-	s->p++;						/* the closing quote */
+	s->p++; /* the closing quote */
 	if (buf)
 	{
 		buf[len] = '\0';
@@ -239,7 +239,7 @@ scan_string(Scanner *s, char **out, size_t *out_len)
 static int
 scan_literal(Scanner *s, const char *word)
 {
-	size_t		n = strlen(word);
+	size_t n = strlen(word);
 
 	if ((size_t) (s->end - s->p) < n || memcmp(s->p, word, n) != 0)
 		return scan_error(s, "invalid literal");
@@ -282,14 +282,14 @@ scan_number(Scanner *s)
 	return s->p > begin ? 0 : -1;
 }
 
-static int	scan_value(Scanner *s, int depth);
+static int scan_value(Scanner *s, int depth);
 
 static int
 scan_container(Scanner *s, int depth, char open, char close)
 {
 	if (depth > EVENT_MAX_DEPTH)
 		return scan_error(s, "JSON nested too deeply");
-	s->p++;						/* the opening bracket */
+	s->p++; /* the opening bracket */
 	skip_ws(s);
 	if (s->p < s->end && *s->p == close)
 	{
@@ -405,9 +405,9 @@ scan_uint(Scanner *s, unsigned long long *value)
 static int
 scan_lsn(Scanner *s, Lsn *lsn)
 {
-	char	   *text = NULL;
-	size_t		len;
-	int			rc;
+	char *text = NULL;
+	size_t len;
+	int rc;
 
 	if (scan_string(s, &text, &len) != 0)
 		return -1;
@@ -448,9 +448,9 @@ scan_headers(Scanner *s, ShipperEvent *event)
 	}
 	for (;;)
 	{
-		char	   *name = NULL;
-		char	   *value = NULL;
-		size_t		value_len = 0;
+		char *name = NULL;
+		char *value = NULL;
+		size_t value_len = 0;
 
 		skip_ws(s);
 		if (scan_string(s, &name, NULL) != 0 || expect(s, ':') != 0)
@@ -533,7 +533,7 @@ scan_field(Scanner *s, const char *key, ShipperEvent *event, bool *seen_version,
 			return -1;
 		event->payload_len = (size_t) (s->p - event->payload);
 		event->payload_null = event->payload_len == 4 &&
-			memcmp(event->payload, "null", 4) == 0;
+							  memcmp(event->payload, "null", 4) == 0;
 		return 0;
 	}
 	if (strcmp(key, "payload_invalid") == 0)
@@ -565,8 +565,8 @@ scan_field(Scanner *s, const char *key, ShipperEvent *event, bool *seen_version,
 static int
 unescape_invalid_payload(Scanner *s, ShipperEvent *event)
 {
-	Scanner		sub = *s;
-	size_t		len;
+	Scanner sub = *s;
+	size_t len;
 
 	if (event->payload == NULL || event->payload_len == 0 || event->payload[0] != '"')
 		return scan_error(s, "payload_invalid is set but the payload is not a string");
@@ -607,19 +607,19 @@ int
 event_parse(const char *json, size_t len, ShipperEvent *event,
 			char *errstr, size_t errstr_size)
 {
-	Scanner		s = {json, json, json + len, errstr, errstr_size};
-	bool		seen_version = false;
-	bool		seen_seq = false;
-	bool		seen_commit_lsn = false;
-	bool		seen_end_lsn = false;
+	Scanner s = {json, json, json + len, errstr, errstr_size};
+	bool seen_version = false;
+	bool seen_seq = false;
+	bool seen_commit_lsn = false;
+	bool seen_end_lsn = false;
 
 	memset(event, 0, sizeof(*event));
 	if (expect(&s, '{') != 0)
 		goto fail;
 	for (;;)
 	{
-		char	   *key = NULL;
-		int			rc;
+		char *key = NULL;
+		int rc;
 
 		skip_ws(&s);
 		if (scan_string(&s, &key, NULL) != 0)
@@ -661,7 +661,7 @@ fail:
 void
 event_free(ShipperEvent *event)
 {
-	int			i;
+	int i;
 
 	free(event->id);
 	free(event->aggregate_type);

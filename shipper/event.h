@@ -13,9 +13,9 @@
 
 typedef struct EventHeader
 {
-	char	   *name;			/* unescaped, NUL-terminated */
-	char	   *value;			/* string values unescaped; others as JSON */
-	size_t		value_len;
+	char *name; /* unescaped, NUL-terminated */
+	char *value; /* string values unescaped; others as JSON */
+	size_t value_len;
 } EventHeader;
 
 /*
@@ -26,26 +26,26 @@ typedef struct EventHeader
  */
 typedef struct ShipperEvent
 {
-	char	   *id;
-	char	   *aggregate_type;
-	char	   *aggregate_id;
-	size_t		aggregate_id_len;
-	char	   *event_type;
+	char *id;
+	char *aggregate_type;
+	char *aggregate_id;
+	size_t aggregate_id_len;
+	char *event_type;
 	const char *payload;
-	size_t		payload_len;
-	bool		payload_null;
-	bool		payload_invalid;
-	char	   *payload_copy;
+	size_t payload_len;
+	bool payload_null;
+	bool payload_invalid;
+	char *payload_copy;
 	EventHeader *headers;
-	int			nheaders;
-	Lsn			commit_lsn;
-	Lsn			end_lsn;		/* only on the transaction's last event */
+	int nheaders;
+	Lsn commit_lsn;
+	Lsn end_lsn; /* only on the transaction's last event */
 	unsigned long long seq;
-	bool		last;
+	bool last;
 } ShipperEvent;
 
-extern int	event_parse(const char *json, size_t len, ShipperEvent *event,
-						char *errstr, size_t errstr_size);
+extern int event_parse(const char *json, size_t len, ShipperEvent *event,
+					   char *errstr, size_t errstr_size);
 extern void event_free(ShipperEvent *event);
 
-#endif							/* SHIPPER_EVENT_H */
+#endif /* SHIPPER_EVENT_H */

@@ -28,27 +28,27 @@
 /* What a produced record carries until its delivery report. */
 typedef struct Delivery
 {
-	TrackerTxn	txn;
-	size_t		bytes;
-	char	   *id;
-	Lsn			commit_lsn;
+	TrackerTxn txn;
+	size_t bytes;
+	char *id;
+	Lsn commit_lsn;
 	unsigned long long seq;
-	bool		dead_letter;	/* this is the dead-letter record */
-	char	   *envelope;		/* kept for dead-lettering, if that policy is on */
-	size_t		envelope_len;
-	char	   *key;
-	size_t		key_len;
+	bool dead_letter; /* this is the dead-letter record */
+	char *envelope; /* kept for dead-lettering, if that policy is on */
+	size_t envelope_len;
+	char *key;
+	size_t key_len;
 } Delivery;
 
 struct Kafka
 {
 	const ShipperConfig *config;
 	rd_kafka_t *rk;
-	Tracker    *tracker;
-	size_t		max_message_bytes;
-	char		failure[1024];	/* set once: the reason to stop */
-	long		delivered;
-	long		dead_lettered;
+	Tracker *tracker;
+	size_t max_message_bytes;
+	char failure[1024]; /* set once: the reason to stop */
+	long delivered;
+	long dead_lettered;
 };
 
 static const char *const defaults[][2] = {
@@ -107,7 +107,7 @@ static KafkaStatus dead_letter(Kafka *kafka, Delivery *d, const char *error,
 static KafkaStatus
 refuse(Kafka *kafka, Delivery *d, const char *error, const char *code)
 {
-	char		lsn[LSN_TEXT_SIZE];
+	char lsn[LSN_TEXT_SIZE];
 
 	lsn_format(d->commit_lsn, lsn);
 	if (kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER && !d->dead_letter)
@@ -126,8 +126,8 @@ refuse(Kafka *kafka, Delivery *d, const char *error, const char *code)
 static void
 on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
-	Kafka	   *kafka = opaque;
-	Delivery   *d = msg->_private;
+	Kafka *kafka = opaque;
+	Delivery *d = msg->_private;
 
 	(void) rk;
 	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -154,8 +154,8 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 static void
 on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	Kafka	   *kafka = opaque;
-	char		fatal[512];
+	Kafka *kafka = opaque;
+	char fatal[512];
 
 	if (err == RD_KAFKA_RESP_ERR__FATAL)
 	{
@@ -172,7 +172,9 @@ static void
 on_log(const rd_kafka_t *rk, int level, const char *facility, const char *buf)
 {
 	(void) rk;
-	log_message(level <= 3 ? LOG_ERROR : level <= 5 ? LOG_WARNING : level == 6 ? LOG_INFO : LOG_DEBUG,
+	log_message(level <= 3 ? LOG_ERROR : level <= 5 ? LOG_WARNING
+									 : level == 6   ? LOG_INFO
+													: LOG_DEBUG,
 				"Kafka %s: %s", facility, buf);
 }
 
@@ -180,7 +182,7 @@ static int
 conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
 		 char *errstr, size_t errstr_size)
 {
-	char		err[512];
+	char err[512];
 
 	if (rd_kafka_conf_set(conf, name, value, err, sizeof(err)) != RD_KAFKA_CONF_OK)
 	{
@@ -195,10 +197,10 @@ build_conf(Kafka *kafka, char *errstr, size_t errstr_size)
 {
 	const ShipperConfig *config = kafka->config;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char		value[64];
-	size_t		value_size = sizeof(value);
-	size_t		i;
-	int			j;
+	char value[64];
+	size_t value_size = sizeof(value);
+	size_t i;
+	int j;
 
 	for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
 		if (conf_set(conf, defaults[i][0], defaults[i][1], errstr, errstr_size) != 0)
@@ -228,9 +230,9 @@ Kafka *
 kafka_create(const ShipperConfig *config, Tracker *tracker, char *errstr,
 			 size_t errstr_size)
 {
-	Kafka	   *kafka = calloc(1, sizeof(Kafka));
+	Kafka *kafka = calloc(1, sizeof(Kafka));
 	rd_kafka_conf_t *conf;
-	char		err[512];
+	char err[512];
 
 	kafka->config = config;
 	kafka->tracker = tracker;
@@ -267,9 +269,9 @@ static rd_kafka_headers_t *
 build_headers(const ShipperEvent *event, const char *extra_name, const char *extra_value)
 {
 	rd_kafka_headers_t *h = rd_kafka_headers_new((size_t) event->nheaders + 7);
-	char		lsn[LSN_TEXT_SIZE];
-	char		seq[24];
-	int			i;
+	char lsn[LSN_TEXT_SIZE];
+	char seq[24];
+	int i;
 
 	rd_kafka_header_add(h, "id", -1, event->id, event->id ? -1 : 0);
 	rd_kafka_header_add(h, "event_type", -1, event->event_type, event->event_type ? -1 : 0);
@@ -291,7 +293,7 @@ static Delivery *
 delivery_new(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 			 size_t envelope_len, TrackerTxn txn)
 {
-	Delivery   *d = calloc(1, sizeof(Delivery));
+	Delivery *d = calloc(1, sizeof(Delivery));
 
 	d->txn = txn;
 	d->bytes = envelope_len;
@@ -323,7 +325,7 @@ static KafkaStatus
 dead_letter(Kafka *kafka, Delivery *d, const char *error, const char *code)
 {
 	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-	char		lsn[LSN_TEXT_SIZE];
+	char lsn[LSN_TEXT_SIZE];
 	rd_kafka_resp_err_t err;
 
 	lsn_format(d->commit_lsn, lsn);
@@ -355,11 +357,11 @@ KafkaStatus
 kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 			  size_t envelope_len, TrackerTxn txn)
 {
-	char		topic[TOPIC_NAME_MAX + 1];
-	char		err[512];
+	char topic[TOPIC_NAME_MAX + 1];
+	char err[512];
 	const char *value;
-	size_t		value_len;
-	Delivery   *d;
+	size_t value_len;
+	Delivery *d;
 	rd_kafka_headers_t *h;
 	rd_kafka_resp_err_t rc;
 

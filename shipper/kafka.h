@@ -18,8 +18,8 @@ typedef struct Kafka Kafka;
 typedef enum KafkaStatus
 {
 	KAFKA_QUEUED = 0,
-	KAFKA_QUEUE_FULL = 1,		/* poll, then try again */
-	KAFKA_FAILED = -1			/* stop: see kafka_failure() */
+	KAFKA_QUEUE_FULL = 1, /* poll, then try again */
+	KAFKA_FAILED = -1 /* stop: see kafka_failure() */
 } KafkaStatus;
 
 extern Kafka *kafka_create(const ShipperConfig *config, Tracker *tracker,
@@ -30,8 +30,8 @@ extern KafkaStatus kafka_produce(Kafka *kafka, const ShipperEvent *event,
 								 TrackerTxn txn);
 extern void kafka_poll(Kafka *kafka, int timeout_ms);
 extern const char *kafka_failure(const Kafka *kafka);
-extern int	kafka_outq_len(Kafka *kafka);
+extern int kafka_outq_len(Kafka *kafka);
 extern long kafka_delivered(const Kafka *kafka);
 extern long kafka_dead_lettered(const Kafka *kafka);
 
-#endif							/* SHIPPER_KAFKA_H */
+#endif /* SHIPPER_KAFKA_H */

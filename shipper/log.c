@@ -45,12 +45,12 @@ write_json_string(FILE *out, const char *s)
 void
 log_message(LogLevel level, const char *fmt, ...)
 {
-	char		message[2048];
-	char		stamp[64];
-	char		seconds[40];
+	char message[2048];
+	char stamp[64];
+	char seconds[40];
 	struct timeval now;
-	struct tm	tm;
-	va_list		args;
+	struct tm tm;
+	va_list args;
 
 	if (level == LOG_DEBUG && !log_verbose)
 		return;

@@ -17,11 +17,11 @@ typedef enum LogLevel
 
 extern void log_setup(bool json, bool verbose);
 extern void log_message(LogLevel level, const char *fmt, ...)
-			__attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) log_message(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_message(LOG_INFO, __VA_ARGS__)
 #define log_warning(...) log_message(LOG_WARNING, __VA_ARGS__)
 #define log_error(...) log_message(LOG_ERROR, __VA_ARGS__)
 
-#endif							/* SHIPPER_LOG_H */
+#endif /* SHIPPER_LOG_H */

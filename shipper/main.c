@@ -42,20 +42,20 @@ on_stop_signal(int signo)
 typedef struct Shipper
 {
 	ShipperConfig config;
-	Stream	   *stream;
-	Tracker    *tracker;
-	Kafka	   *kafka;
-	Lsn			sent_position;	/* last confirmed position sent */
-	int64_t		sent_at;
-	int64_t		next_status_at;
-	char		errstr[1024];
+	Stream *stream;
+	Tracker *tracker;
+	Kafka *kafka;
+	Lsn sent_position; /* last confirmed position sent */
+	int64_t sent_at;
+	int64_t next_status_at;
+	char errstr[1024];
 } Shipper;
 
 typedef enum RunResult
 {
-	RUN_STOPPED,				/* a stop was requested */
-	RUN_LOST,					/* the connection broke: reconnect */
-	RUN_FAILED					/* an event cannot be shipped: exit */
+	RUN_STOPPED, /* a stop was requested */
+	RUN_LOST, /* the connection broke: reconnect */
+	RUN_FAILED /* an event cannot be shipped: exit */
 } RunResult;
 
 static int64_t
@@ -71,9 +71,9 @@ now_usec(void)
 static int
 send_status(Shipper *s, bool force)
 {
-	Lsn			confirmed = tracker_confirmed(s->tracker);
-	int64_t		now = now_usec();
-	char		lsn[LSN_TEXT_SIZE];
+	Lsn confirmed = tracker_confirmed(s->tracker);
+	int64_t now = now_usec();
+	char lsn[LSN_TEXT_SIZE];
 
 	if (!force && now < s->next_status_at &&
 		(confirmed == s->sent_position || now - s->sent_at < CONFIRM_MIN_INTERVAL_USEC))
@@ -96,9 +96,9 @@ static int
 ship_event(Shipper *s, const WalMessage *msg)
 {
 	ShipperEvent event;
-	TrackerTxn	txn;
+	TrackerTxn txn;
 	KafkaStatus status;
-	char		lsn[LSN_TEXT_SIZE];
+	char lsn[LSN_TEXT_SIZE];
 
 	if (event_parse(msg->data, msg->data_len, &event, s->errstr, sizeof(s->errstr)) != 0)
 	{
@@ -120,15 +120,15 @@ static bool
 over_caps(Shipper *s)
 {
 	return tracker_inflight_events(s->tracker) >= (size_t) s->config.max_inflight_events ||
-		tracker_inflight_bytes(s->tracker) >= (size_t) s->config.max_inflight_bytes;
+		   tracker_inflight_bytes(s->tracker) >= (size_t) s->config.max_inflight_bytes;
 }
 
 /* Streams until a stop, a lost connection or a failure. */
 static RunResult
 run_stream(Shipper *s)
 {
-	WalMessage	msg;
-	int			rc;
+	WalMessage msg;
+	int rc;
 
 	s->next_status_at = now_usec() + (int64_t) (s->config.status_interval * 1e6);
 	for (;;)
@@ -167,7 +167,7 @@ run_stream(Shipper *s)
 static bool
 drain(Shipper *s)
 {
-	int64_t		deadline = now_usec() + (int64_t) (s->config.drain_timeout * 1e6);
+	int64_t deadline = now_usec() + (int64_t) (s->config.drain_timeout * 1e6);
 
 	while (kafka_outq_len(s->kafka) > 0 && now_usec() < deadline && !kafka_failure(s->kafka))
 	{
@@ -183,7 +183,7 @@ drain(Shipper *s)
 static void
 sleep_interruptible(int seconds)
 {
-	int			i;
+	int i;
 
 	for (i = 0; i < seconds * 10 && !stop_requested; i++)
 	{
@@ -197,8 +197,8 @@ sleep_interruptible(int seconds)
 static int
 connect_with_backoff(Shipper *s)
 {
-	int			backoff = 1;
-	bool		said_busy = false;
+	int backoff = 1;
+	bool said_busy = false;
 
 	while (!stop_requested)
 	{
@@ -236,13 +236,13 @@ run(Shipper *s)
 {
 	for (;;)
 	{
-		RunResult	result;
-		int			rc = connect_with_backoff(s);
+		RunResult result;
+		int rc = connect_with_backoff(s);
 
 		if (rc < 0)
 			return 1;
 		if (rc > 0)
-			break;				/* stopped while connecting */
+			break; /* stopped while connecting */
 		/* The server resends everything after the confirmed position. */
 		tracker_reset(s->tracker);
 		result = run_stream(s);
@@ -279,7 +279,7 @@ run(Shipper *s)
 static void
 log_settings(const ShipperConfig *config)
 {
-	int			i;
+	int i;
 
 	log_info("outbox-shipper %s: slot \"%s\", topic template \"%s\", value %s, on permanent error %s",
 			 SHIPPER_VERSION, config->slot, config->topic_template,
@@ -293,8 +293,8 @@ log_settings(const ShipperConfig *config)
 int
 main(int argc, char **argv)
 {
-	Shipper		s;
-	int			status = 1;
+	Shipper s;
+	int status = 1;
 	struct sigaction sa;
 
 	memset(&s, 0, sizeof(s));

@@ -22,17 +22,17 @@
 #include "log.h"
 
 /* SQLSTATEs the shipper acts on. */
-#define SQLSTATE_OBJECT_IN_USE "55006"	/* slot active for another PID */
-#define SQLSTATE_DUPLICATE_OBJECT "42710"	/* slot exists already */
-#define SQLSTATE_UNDEFINED_OBJECT "42704"	/* no such slot */
+#define SQLSTATE_OBJECT_IN_USE "55006" /* slot active for another PID */
+#define SQLSTATE_DUPLICATE_OBJECT "42710" /* slot exists already */
+#define SQLSTATE_UNDEFINED_OBJECT "42704" /* no such slot */
 #define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
 
 struct Stream
 {
 	const ShipperConfig *config;
-	PGconn	   *conn;
-	char	   *copybuf;		/* the last message, freed on the next read */
-	bool		streaming;
+	PGconn *conn;
+	char *copybuf; /* the last message, freed on the next read */
+	bool streaming;
 };
 
 static int64_t
@@ -48,7 +48,7 @@ now_usec(void)
 int
 stream_check_conninfo(const char *conninfo, char *errstr, size_t errstr_size)
 {
-	char	   *err = NULL;
+	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &err);
 
 	if (opts == NULL)
@@ -66,7 +66,7 @@ stream_check_conninfo(const char *conninfo, char *errstr, size_t errstr_size)
 Stream *
 stream_create(const ShipperConfig *config)
 {
-	Stream	   *stream = calloc(1, sizeof(Stream));
+	Stream *stream = calloc(1, sizeof(Stream));
 
 	if (stream)
 		stream->config = config;
@@ -128,7 +128,7 @@ open_connection(Stream *stream, char *errstr, size_t errstr_size)
 {
 	const char *keys[] = {"application_name", "dbname", "replication", NULL};
 	const char *values[] = {"outbox-shipper", stream->config->conninfo,
-	"database", NULL};
+							"database", NULL};
 
 	/* later keywords win: the user's application_name, our replication */
 	stream->conn = PQconnectdbParams(keys, values, 1);
@@ -147,10 +147,10 @@ open_connection(Stream *stream, char *errstr, size_t errstr_size)
 static StreamStatus
 create_slot(Stream *stream, char *errstr, size_t errstr_size)
 {
-	char	   *ident = PQescapeIdentifier(stream->conn, stream->config->slot,
-										   strlen(stream->config->slot));
-	char		query[512];
-	PGresult   *res;
+	char *ident = PQescapeIdentifier(stream->conn, stream->config->slot,
+									 strlen(stream->config->slot));
+	char query[512];
+	PGresult *res;
 	StreamStatus status = STREAM_OK;
 	const char *state;
 
@@ -174,7 +174,7 @@ create_slot(Stream *stream, char *errstr, size_t errstr_size)
 static void
 append(char *buf, size_t size, const char *text)
 {
-	size_t		len = strlen(buf);
+	size_t len = strlen(buf);
 
 	snprintf(buf + len, size - len, "%s", text);
 }
@@ -183,25 +183,26 @@ static StreamStatus
 start_replication(Stream *stream, char *errstr, size_t errstr_size)
 {
 	const ShipperConfig *config = stream->config;
-	char	   *slot = PQescapeIdentifier(stream->conn, config->slot, strlen(config->slot));
-	char	   *query;
-	size_t		size = 256 + strlen(slot);
-	PGresult   *res;
+	char *slot = PQescapeIdentifier(stream->conn, config->slot, strlen(config->slot));
+	char *query;
+	size_t size = 256 + strlen(slot);
+	PGresult *res;
 	StreamStatus status = STREAM_OK;
-	int			i;
+	int i;
 
 	for (i = 0; i < config->nplugin_options; i++)
 		size += 2 * (strlen(config->plugin_options[i].name) +
-					 strlen(config->plugin_options[i].value)) + 16;
+					 strlen(config->plugin_options[i].value)) +
+				16;
 	query = malloc(size);
 	snprintf(query, size, "START_REPLICATION SLOT %s LOGICAL 0/0", slot);
 	PQfreemem(slot);
 	for (i = 0; i < config->nplugin_options; i++)
 	{
-		char	   *name = PQescapeIdentifier(stream->conn, config->plugin_options[i].name,
-											  strlen(config->plugin_options[i].name));
-		char	   *value = PQescapeLiteral(stream->conn, config->plugin_options[i].value,
-											strlen(config->plugin_options[i].value));
+		char *name = PQescapeIdentifier(stream->conn, config->plugin_options[i].name,
+										strlen(config->plugin_options[i].name));
+		char *value = PQescapeLiteral(stream->conn, config->plugin_options[i].value,
+									  strlen(config->plugin_options[i].value));
 
 		append(query, size, i == 0 ? " (" : ", ");
 		append(query, size, name);
@@ -255,7 +256,7 @@ int
 stream_read(Stream *stream, int timeout_ms, WalMessage *msg, char *errstr,
 			size_t errstr_size)
 {
-	int			len;
+	int len;
 
 	if (stream->copybuf)
 	{
@@ -266,7 +267,7 @@ stream_read(Stream *stream, int timeout_ms, WalMessage *msg, char *errstr,
 	if (len == 0)
 	{
 		struct pollfd pfd = {PQsocket(stream->conn), POLLIN, 0};
-		int			rc = poll(&pfd, 1, timeout_ms);
+		int rc = poll(&pfd, 1, timeout_ms);
 
 		if (rc < 0 && errno != EINTR)
 		{
@@ -289,7 +290,7 @@ stream_read(Stream *stream, int timeout_ms, WalMessage *msg, char *errstr,
 	}
 	if (len < 0)
 	{
-		PGresult   *res = PQgetResult(stream->conn);
+		PGresult *res = PQgetResult(stream->conn);
 
 		if (res && PQresultStatus(res) == PGRES_FATAL_ERROR)
 			result_error(res, "replication stream ended", errstr, errstr_size);
@@ -309,7 +310,7 @@ stream_read(Stream *stream, int timeout_ms, WalMessage *msg, char *errstr,
 int
 stream_send_status(Stream *stream, Lsn confirmed, char *errstr, size_t errstr_size)
 {
-	char		buf[WAL_STATUS_UPDATE_SIZE];
+	char buf[WAL_STATUS_UPDATE_SIZE];
 
 	walproto_status_update(buf, confirmed, confirmed, confirmed,
 						   walproto_time_from_unix(now_usec()), false);
@@ -327,7 +328,7 @@ stream_send_status(Stream *stream, Lsn confirmed, char *errstr, size_t errstr_si
 void
 stream_close(Stream *stream)
 {
-	PGresult   *res;
+	PGresult *res;
 
 	if (stream->copybuf)
 	{
@@ -338,7 +339,7 @@ stream_close(Stream *stream)
 		return;
 	if (stream->streaming && PQputCopyEnd(stream->conn, NULL) > 0)
 	{
-		char	   *buf;
+		char *buf;
 
 		PQflush(stream->conn);
 		/* the server may still send data after our CopyDone */

@@ -20,7 +20,7 @@ static bool
 topic_char_ok(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		(c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		   (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
 /* Checks a template once at start: braces must be known placeholders. */
@@ -36,8 +36,8 @@ topic_template_check(const char *template, char *errstr, size_t errstr_size)
 	}
 	while ((p = strchr(p, '{')) != NULL)
 	{
-		size_t		i;
-		bool		known = false;
+		size_t i;
+		bool known = false;
 
 		for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
 			if (strncmp(p, placeholders[i], strlen(placeholders[i])) == 0)
@@ -68,15 +68,15 @@ topic_render(const char *template, const char *aggregate_type,
 			 size_t errstr_size)
 {
 	const char *values[] = {aggregate_type ? aggregate_type : "",
-	event_type ? event_type : ""};
-	size_t		len = 0;
+							event_type ? event_type : ""};
+	size_t len = 0;
 	const char *p = template;
 
 	while (*p)
 	{
 		const char *piece = p;
-		size_t		piece_len = 1;
-		size_t		i;
+		size_t piece_len = 1;
+		size_t i;
 
 		for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
 			if (strncmp(p, placeholders[i], strlen(placeholders[i])) == 0)

@@ -11,10 +11,10 @@
 /* Kafka's limit on topic names. */
 #define TOPIC_NAME_MAX 249
 
-extern int	topic_template_check(const char *template, char *errstr,
-								 size_t errstr_size);
-extern int	topic_render(const char *template, const char *aggregate_type,
-						 const char *event_type, char *topic,
-						 char *errstr, size_t errstr_size);
+extern int topic_template_check(const char *template, char *errstr,
+								size_t errstr_size);
+extern int topic_render(const char *template, const char *aggregate_type,
+						const char *event_type, char *topic,
+						char *errstr, size_t errstr_size);
 
-#endif							/* SHIPPER_TOPIC_H */
+#endif /* SHIPPER_TOPIC_H */

@@ -18,20 +18,20 @@
 
 typedef struct TrackedTxn
 {
-	Lsn			commit_lsn;
-	Lsn			end_lsn;		/* 0 until the last event arrived */
-	size_t		outstanding;	/* events not yet acknowledged */
+	Lsn commit_lsn;
+	Lsn end_lsn; /* 0 until the last event arrived */
+	size_t outstanding; /* events not yet acknowledged */
 } TrackedTxn;
 
 struct Tracker
 {
 	TrackedTxn *ring;
-	size_t		capacity;		/* a power of two */
-	TrackerTxn	head;			/* oldest transaction still tracked */
-	TrackerTxn	tail;			/* next transaction number */
-	Lsn			confirmed;
-	size_t		inflight_events;
-	size_t		inflight_bytes;
+	size_t capacity; /* a power of two */
+	TrackerTxn head; /* oldest transaction still tracked */
+	TrackerTxn tail; /* next transaction number */
+	Lsn confirmed;
+	size_t inflight_events;
+	size_t inflight_bytes;
 };
 
 #define RING(t, n) (&(t)->ring[(n) & ((t)->capacity - 1)])
@@ -39,7 +39,7 @@ struct Tracker
 Tracker *
 tracker_create(Lsn confirmed)
 {
-	Tracker    *tracker = calloc(1, sizeof(Tracker));
+	Tracker *tracker = calloc(1, sizeof(Tracker));
 
 	if (tracker == NULL)
 		return NULL;
@@ -66,12 +66,12 @@ tracker_destroy(Tracker *tracker)
 static void
 grow(Tracker *tracker)
 {
-	size_t		capacity = tracker->capacity * 2;
+	size_t capacity = tracker->capacity * 2;
 	TrackedTxn *ring = calloc(capacity, sizeof(TrackedTxn));
-	TrackerTxn	n;
+	TrackerTxn n;
 
 	if (ring == NULL)
-		abort();				/* the in-flight caps keep this small */
+		abort(); /* the in-flight caps keep this small */
 	for (n = tracker->head; n < tracker->tail; n++)
 		ring[n & (capacity - 1)] = *RING(tracker, n);
 	free(tracker->ring);
@@ -125,7 +125,7 @@ tracker_ack(Tracker *tracker, TrackerTxn txn, size_t bytes)
 	TrackedTxn *tracked;
 
 	if (txn < tracker->head || txn >= tracker->tail)
-		return;					/* from before a reset */
+		return; /* from before a reset */
 	tracked = RING(tracker, txn);
 	if (tracked->outstanding == 0)
 		return;

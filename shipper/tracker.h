@@ -24,11 +24,11 @@ extern TrackerTxn tracker_add_event(Tracker *tracker, Lsn commit_lsn,
 									size_t bytes);
 extern void tracker_end_txn(Tracker *tracker, TrackerTxn txn, Lsn end_lsn);
 extern void tracker_ack(Tracker *tracker, TrackerTxn txn, size_t bytes);
-extern Lsn	tracker_confirmed(Tracker *tracker);
+extern Lsn tracker_confirmed(Tracker *tracker);
 extern bool tracker_idle(const Tracker *tracker);
 extern void tracker_server_position(Tracker *tracker, Lsn position);
 extern void tracker_reset(Tracker *tracker);
 extern size_t tracker_inflight_events(const Tracker *tracker);
 extern size_t tracker_inflight_bytes(const Tracker *tracker);
 
-#endif							/* SHIPPER_TRACKER_H */
+#endif /* SHIPPER_TRACKER_H */

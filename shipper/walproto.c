@@ -17,8 +17,8 @@ static uint64_t
 read_be64(const char *p)
 {
 	const unsigned char *u = (const unsigned char *) p;
-	uint64_t	v = 0;
-	int			i;
+	uint64_t v = 0;
+	int i;
 
 	for (i = 0; i < 8; i++)
 		v = (v << 8) | u[i];
@@ -28,7 +28,7 @@ read_be64(const char *p)
 static void
 write_be64(char *p, uint64_t v)
 {
-	int			i;
+	int i;
 
 	for (i = 7; i >= 0; i--)
 	{
@@ -41,15 +41,15 @@ write_be64(char *p, uint64_t v)
 int
 lsn_parse(const char *text, size_t len, Lsn *lsn)
 {
-	uint64_t	halves[2] = {0, 0};
-	int			half = 0;
-	int			digits = 0;
-	size_t		i;
+	uint64_t halves[2] = {0, 0};
+	int half = 0;
+	int digits = 0;
+	size_t i;
 
 	for (i = 0; i < len; i++)
 	{
-		char		c = text[i];
-		int			v;
+		char c = text[i];
+		int v;
 
 		if (c == '/' && half == 0 && digits > 0)
 		{

@@ -17,31 +17,31 @@ typedef uint64_t Lsn;
 
 typedef enum WalMessageType
 {
-	WAL_MESSAGE_XLOGDATA,		/* 'w': one output plugin message */
-	WAL_MESSAGE_KEEPALIVE		/* 'k': the server's position */
+	WAL_MESSAGE_XLOGDATA, /* 'w': one output plugin message */
+	WAL_MESSAGE_KEEPALIVE /* 'k': the server's position */
 } WalMessageType;
 
 typedef struct WalMessage
 {
 	WalMessageType type;
-	Lsn			wal_start;		/* 'w' only */
-	Lsn			wal_end;		/* 'w': the message's LSN; 'k': sent so far */
-	int64_t		server_time;	/* microseconds since 2000-01-01 */
-	bool		reply_requested;	/* 'k' only */
-	const char *data;			/* 'w' only: points into the parsed buffer */
-	size_t		data_len;
+	Lsn wal_start; /* 'w' only */
+	Lsn wal_end; /* 'w': the message's LSN; 'k': sent so far */
+	int64_t server_time; /* microseconds since 2000-01-01 */
+	bool reply_requested; /* 'k' only */
+	const char *data; /* 'w' only: points into the parsed buffer */
+	size_t data_len;
 } WalMessage;
 
 /* A standby status update is exactly this long. */
 #define WAL_STATUS_UPDATE_SIZE 34
 
-extern int	lsn_parse(const char *text, size_t len, Lsn *lsn);
+extern int lsn_parse(const char *text, size_t len, Lsn *lsn);
 extern void lsn_format(Lsn lsn, char *buf);
-extern int	walproto_parse(const char *buf, size_t len, WalMessage *msg,
-						   char *errstr, size_t errstr_size);
+extern int walproto_parse(const char *buf, size_t len, WalMessage *msg,
+						  char *errstr, size_t errstr_size);
 extern void walproto_status_update(char *buf, Lsn written, Lsn flushed,
 								   Lsn applied, int64_t now,
 								   bool reply_requested);
 extern int64_t walproto_time_from_unix(int64_t unix_usec);
 
-#endif							/* SHIPPER_WALPROTO_H */
+#endif /* SHIPPER_WALPROTO_H */

@@ -1,0 +1,86 @@
+/* Unit tests: topic templates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "topic.h"
+
+static void
+test_render(void **state)
+{
+	static const struct
+	{
+		const char *template;
+		const char *aggregate_type;
+		const char *event_type;
+		int rc;
+		const char *topic;
+	} cases[] = {
+		{"outbox.event.{aggregate_type}", "order", "created", 0, "outbox.event.order"},
+		{"{aggregate_type}-{event_type}", "Order", "Created_1", 0, "Order-Created_1"},
+		{"fixed", NULL, NULL, 0, "fixed"},
+		{"a{event_type}{event_type}", "x", "yz", 0, "ayzyz"},
+		{"outbox.event.{aggregate_type}", "has space", "e", -1, NULL},
+		{"outbox.event.{aggregate_type}", "slash/no", "e", -1, NULL},
+		{"outbox.event.{aggregate_type}", "ünicode", "e", -1, NULL},
+		{"{aggregate_type}", NULL, "e", -1, NULL},
+		{"{aggregate_type}", ".", "e", -1, NULL},
+		{"{aggregate_type}", "..", "e", -1, NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char topic[TOPIC_NAME_MAX + 1];
+		char err[256];
+
+		assert_int_equal(topic_render(cases[i].template, cases[i].aggregate_type,
+									  cases[i].event_type, topic, err, sizeof(err)),
+						 cases[i].rc);
+		if (cases[i].rc == 0)
+			assert_string_equal(topic, cases[i].topic);
+	}
+}
+
+static void
+test_too_long(void **state)
+{
+	char topic[TOPIC_NAME_MAX + 1];
+	char err[256];
+	char long_type[300];
+
+	memset(long_type, 'a', sizeof(long_type) - 1);
+	long_type[sizeof(long_type) - 1] = '\0';
+	assert_int_equal(topic_render("{aggregate_type}", long_type, "e", topic, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "longer than 249"));
+	long_type[249] = '\0';
+	assert_int_equal(topic_render("{aggregate_type}", long_type, "e", topic, err, sizeof(err)), 0);
+}
+
+static void
+test_template_check(void **state)
+{
+	char err[256];
+
+	assert_int_equal(topic_template_check("outbox.event.{aggregate_type}", err, sizeof(err)), 0);
+	assert_int_equal(topic_template_check("{event_type}", err, sizeof(err)), 0);
+	assert_int_equal(topic_template_check("", err, sizeof(err)), -1);
+	assert_int_equal(topic_template_check("x.{aggregateType}", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown placeholder"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_template_check),
+	};
+
+	return cmocka_run_group_tests_name("topic", tests, NULL, NULL);
+}
