@@ -1,0 +1,125 @@
+# Shared by the shipper's end-to-end tests: throwaway PostgreSQL and Kafka,
+# the shipper in the background, checks that count.  Source it, then call
+# e2e_setup.  Every wait polls a condition with a deadline.
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_SH=$E2E_ROOT/tests/helpers/pg.sh
+KAFKA_SH=$E2E_ROOT/tests/helpers/kafka.sh
+SHIPPER=$E2E_ROOT/shipper/outbox-shipper
+passed=0
+failed=0
+
+e2e_cleanup() {
+	local pidfile
+	for pidfile in "$WORK"/shipper*.pid; do
+		[ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null
+	done
+	"$PG_SH" stop "$WORK/pg" >/dev/null 2>&1
+	"$KAFKA_SH" stop "$WORK/kafka" >/dev/null 2>&1
+	if [ "$failed" -gt 0 ] || [ -n "${E2E_KEEP:-}" ]; then
+		echo "# logs kept in $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+
+# e2e_setup [extra postgresql.conf lines...]
+e2e_setup() {
+	WORK=$(mktemp -d /tmp/outbox_e2e.XXXXXX)
+	trap e2e_cleanup EXIT
+	"$PG_SH" start "$WORK/pg" "$@" >/dev/null
+	eval "$("$PG_SH" env "$WORK/pg")"
+	export PGDATABASE=postgres
+	CONNINFO="host=$PGHOST port=$PGPORT user=postgres dbname=postgres"
+	BROKERS=$("$KAFKA_SH" start "$WORK/kafka")
+	psql -qX -c "CREATE EXTENSION outbox_pg" >/dev/null
+}
+
+check() {	# check NAME EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then
+		passed=$((passed + 1))
+		echo "ok - $1"
+	else
+		failed=$((failed + 1))
+		echo "not ok - $1"
+		echo "#   want: $2"
+		echo "#   have: $3"
+	fi
+}
+
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
+
+# start_shipper NAME [flags...]: runs the shipper in the background.
+start_shipper() {
+	local name=$1
+	shift
+	"$SHIPPER" -d "$CONNINFO" -b "$BROKERS" --status-interval 1 "$@" \
+		>>"$WORK/$name.log" 2>&1 &
+	echo $! >"$WORK/$name.pid"
+}
+
+shipper_pid() { cat "$WORK/$1.pid"; }
+
+# wait_for DESCRIPTION TIMEOUT_S COMMAND...: polls until COMMAND succeeds.
+wait_for() {
+	local what=$1 timeout=$2 deadline
+	shift 2
+	deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		if [ $SECONDS -ge $deadline ]; then
+			echo "# timed out after ${timeout} s waiting for $what"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# wait_exit NAME TIMEOUT_S: waits for a shipper to exit and sets
+# EXIT_STATUS to its status, or "running".  (Not in a command
+# substitution: a subshell cannot wait for this shell's children.)
+wait_exit() {
+	local pid deadline
+	pid=$(shipper_pid "$1")
+	deadline=$((SECONDS + $2))
+	while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+		sleep 0.2
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		EXIT_STATUS=running
+		return
+	fi
+	wait "$pid" 2>/dev/null
+	EXIT_STATUS=$?
+}
+
+slot_confirmed() {
+	psql -qXAt -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '${1:-outbox_pg}'"
+}
+
+slot_active() {
+	psql -qXAt -c "SELECT active FROM pg_replication_slots WHERE slot_name = '${1:-outbox_pg}'"
+}
+
+# confirmed_reached LSN [SLOT]: the slot confirmed at least LSN.
+confirmed_reached() {
+	[ "$(psql -qXAt -c "SELECT confirmed_flush_lsn >= '$1' FROM pg_replication_slots WHERE slot_name = '${2:-outbox_pg}'")" = t ]
+}
+
+current_lsn() { psql -qXAt -c "SELECT pg_current_wal_insert_lsn()"; }
+
+# dump_topics FILE TOPIC...: every record of the topics as JSON lines.
+dump_topics() {
+	local out=$1 topic
+	shift
+	: >"$out"
+	for topic in "$@"; do
+		timeout 60 kcat -C -b "$BROKERS" -t "$topic" -J -e -q -o beginning >>"$out" 2>/dev/null || true
+	done
+}
+
+verify() {	# verify ARGS...: tests/e2e/verify.py against this database
+	python3 "$E2E_ROOT/tests/e2e/verify.py" "$@"
+}
