@@ -334,10 +334,21 @@ dead_letter(Kafka *kafka, Delivery *d, const char *error, const char *code)
 	rd_kafka_header_add(h, "outbox_error_code", -1, code, -1);
 	rd_kafka_header_add(h, "outbox_commit_lsn", -1, lsn, -1);
 	d->dead_letter = true;
+	/*
+	 * An event refused for its size would be refused again: its
+	 * dead-letter record says so and leaves the value out; the event is
+	 * still in the outbox table for outbox.replay().
+	 */
+	if (kafka->max_message_bytes > 0 &&
+		d->envelope_len + d->key_len > kafka->max_message_bytes / 2)
+	{
+		rd_kafka_header_add(h, "outbox_value_omitted", -1, "too large", -1);
+		d->envelope_len = 0;
+	}
 	err = rd_kafka_producev(kafka->rk,
 							RD_KAFKA_V_TOPIC(kafka->config->dead_letter_topic),
 							RD_KAFKA_V_KEY(d->key, d->key_len),
-							RD_KAFKA_V_VALUE(d->envelope, d->envelope_len),
+							RD_KAFKA_V_VALUE(d->envelope_len ? d->envelope : NULL, d->envelope_len),
 							RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 							RD_KAFKA_V_HEADERS(h),
 							RD_KAFKA_V_OPAQUE(d),

@@ -131,17 +131,37 @@ open_connection(Stream *stream, char *errstr, size_t errstr_size)
 							"database", NULL};
 
 	/* later keywords win: the user's application_name, our replication */
+	StreamStatus status = STREAM_RETRY;
+	const char *message;
+	const char *hint = "";
+
 	stream->conn = PQconnectdbParams(keys, values, 1);
-	if (PQstatus(stream->conn) != CONNECTION_OK)
+	if (PQstatus(stream->conn) == CONNECTION_OK)
+		return STREAM_OK;
+
+	/*
+	 * A server that is down or restarting is retried; one that refuses
+	 * these credentials will refuse them again.
+	 */
+	message = PQerrorMessage(stream->conn);
+	if (strstr(message, "replication role") || strstr(message, "permission denied"))
 	{
-		snprintf(errstr, errstr_size, "could not connect to PostgreSQL: %s",
-				 PQerrorMessage(stream->conn));
-		errstr[strcspn(errstr, "\n")] = '\0';
-		PQfinish(stream->conn);
-		stream->conn = NULL;
-		return STREAM_RETRY;
+		status = STREAM_FATAL;
+		hint = " HINT: The shipper's role needs the REPLICATION attribute (ALTER ROLE ... REPLICATION).";
 	}
-	return STREAM_OK;
+	else if (strstr(message, "pg_hba.conf"))
+	{
+		status = STREAM_FATAL;
+		hint = " HINT: Add a \"host replication\" line for the shipper's role to pg_hba.conf and reload.";
+	}
+	else if (strstr(message, "authentication failed") || PQconnectionNeedsPassword(stream->conn))
+		status = STREAM_FATAL;
+	snprintf(errstr, errstr_size, "could not connect to PostgreSQL: %s", message);
+	errstr[strcspn(errstr, "\n")] = '\0';
+	strncat(errstr, hint, errstr_size - strlen(errstr) - 1);
+	PQfinish(stream->conn);
+	stream->conn = NULL;
+	return status;
 }
 
 static StreamStatus

@@ -5,7 +5,7 @@
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_SH=$E2E_ROOT/tests/helpers/pg.sh
 KAFKA_SH=$E2E_ROOT/tests/helpers/kafka.sh
-SHIPPER=$E2E_ROOT/shipper/outbox-shipper
+SHIPPER=${OUTBOX_SHIPPER:-$E2E_ROOT/shipper/outbox-shipper}
 passed=0
 failed=0
 

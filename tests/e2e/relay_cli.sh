@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The shipper's command line and its one-line errors: bad flags, a bad
+# conninfo, a plugin the server does not allow, a role without REPLICATION,
+# an invalid librdkafka property.  Each exits 1 and says what to do.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+e2e_setup "output_plugin_libraries = 'pgoutput, test_decoding'"
+
+run() {	# run NAME ARGS...: the shipper in the foreground, bounded
+	timeout 60 "$SHIPPER" "$@" >"$WORK/$1.out" 2>&1
+	echo $?
+}
+NAME=help; check "--help exits 0" 0 "$(timeout 10 "$SHIPPER" --help >"$WORK/help.out" 2>&1; echo $?)"
+check "--help documents every flag" 1 "$(grep -c -- '--on-permanent-error=stop|dead-letter' "$WORK/help.out")"
+check "--version" "outbox-shipper 0.1.0" "$(timeout 10 "$SHIPPER" --version)"
+
+out=$(timeout 10 "$SHIPPER" --bogus 2>&1); status=$?
+check "an unknown flag exits 1" 1 "$status"
+check "an unknown flag is named" 'outbox-shipper: unknown argument "--bogus"; see --help' "$out"
+
+out=$(timeout 10 "$SHIPPER" -b "$BROKERS" -d "host=x nonsense" 2>&1); status=$?
+check "a bad conninfo exits 1" 1 "$status"
+check "a bad conninfo is explained" 1 "$(echo "$out" | grep -c 'invalid connection string: missing "=" after "nonsense"')"
+
+out=$(timeout 10 "$SHIPPER" -b "$BROKERS" -d "$CONNINFO" -X nosuch.property=1 2>&1); status=$?
+check "an invalid librdkafka property exits 1" 1 "$status"
+check "an invalid librdkafka property is named" 1 "$(echo "$out" | grep -c 'invalid Kafka property nosuch.property')"
+
+# This cluster's output_plugin_libraries lacks outbox_pg: a replication
+# role that is not a superuser may not use it.
+psql -qX -c "CREATE ROLE shipper LOGIN REPLICATION" -c "CREATE ROLE app LOGIN"
+out=$(timeout 60 "$SHIPPER" -b "$BROKERS" -d "host=$PGHOST port=$PGPORT user=shipper dbname=postgres" 2>&1); status=$?
+check "a plugin the server does not allow exits 1" 1 "$status"
+check "... and says to add it to output_plugin_libraries" 1 \
+	"$(echo "$out" | grep -c 'output_plugin_libraries')"
+
+out=$(timeout 60 "$SHIPPER" -b "$BROKERS" -d "host=$PGHOST port=$PGPORT user=app dbname=postgres" 2>&1); status=$?
+check "a role without REPLICATION exits 1" 1 "$status"
+check "... with a hint" 1 "$(echo "$out" | grep -c 'needs the REPLICATION attribute')"
+
+out=$(timeout 60 "$SHIPPER" -b "$BROKERS" -d "$CONNINFO" --no-create-slot -S nosuch 2>&1); status=$?
+check "a missing slot with --no-create-slot exits 1" 1 "$status"
+check "... naming the slot" 1 "$(echo "$out" | grep -c 'replication slot "nosuch" does not exist')"
+
+# No secret in the logs, even in debug output.
+OUTBOX_KAFKA_SASL_PASSWORD=hunter2 timeout 10 "$SHIPPER" -v -b "$BROKERS" -d "host=x nonsense" \
+	-X ssl.key.password=hunter3 >"$WORK/secrets.out" 2>&1
+check "secrets never reach the log" 0 "$(grep -c 'hunter' "$WORK/secrets.out")"
+finish
