@@ -56,15 +56,18 @@ UPDATE orders SET total = 21.00;   -- not an event: nothing is shipped
 SELECT outbox.publish('customer', 'c-7', 'CustomerRegistered', '{"name": "Ada"}') IS NOT NULL AS published;
 SQL
 
-echo "== Kafka records (topic | partition | key | headers | value)"
-timeout 60 kcat -C -b "$brokers" -t outbox.event.order -t outbox.event.customer -o beginning \
-	-c 3 -q -f '%t | %p | %k | %h | %s\n'
-
+# The shipper confirms a position only once Kafka has acknowledged every
+# event before it: wait for that, then read the records back.
 lsn=$(psql -qXAt -d postgres -c "SELECT pg_current_wal_insert_lsn()")
 deadline=$((SECONDS + 30))
 until [ "$(psql -qXAt -d postgres -c "SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots")" = t ]; do
-	[ $SECONDS -lt $deadline ] || { echo "demo: the slot was not confirmed" >&2; exit 1; }
+	[ $SECONDS -lt $deadline ] || { cat "$work/shipper.log"; echo "demo: the slot was not confirmed" >&2; exit 1; }
 	sleep 0.2
+done
+echo "== Kafka records, read back with kcat (topic | partition | key | headers | value)"
+for topic in outbox.event.order outbox.event.customer; do
+	timeout 60 kcat -C -b "$brokers" -t "$topic" -o beginning -e -q \
+		-f '%t | %p | %k | %h | %s\n'
 done
 echo "== the slot after delivery (outbox.slots)"
 psql -qX -d postgres -c "SELECT slot_name, active, confirmed_flush_lsn, lag_bytes FROM outbox.slots"
