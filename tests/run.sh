@@ -86,6 +86,13 @@ if [ -f shipper/Makefile ]; then
 	record "shipper unit" "${unit_passed:-0}" "${unit_failed:-0}" $status
 fi
 
+echo "== producer on librdkafka's mock cluster"
+make -s -C tests/mock check 2>&1 | tee "$logs/mock.log"
+status=${PIPESTATUS[0]}
+mock_passed=$(grep -oE '\[  PASSED  \] [0-9]+' "$logs/mock.log" | grep -oE '[0-9]+$')
+mock_failed=$(grep -oE '\[  FAILED  \] [0-9]+' "$logs/mock.log" | grep -oE '[0-9]+$')
+record "kafka mock" "${mock_passed:-0}" "${mock_failed:-0}" $status
+
 for t in tests/e2e/*.sh; do
 	[ -x "$t" ] || continue		# lib.sh is sourced, not run
 	name=$(basename "$t" .sh)
