@@ -56,7 +56,7 @@ valgrind-check:
 deps:
 	scripts/install-deps.sh
 
-FORMAT_SOURCES = $(wildcard plugin/*.[ch] shipper/*.[ch] tests/unit/*.[ch])
+FORMAT_SOURCES = $(wildcard plugin/*.[ch] shipper/*.[ch] tests/unit/*.[ch] tests/mock/*.[ch])
 
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_SOURCES)
