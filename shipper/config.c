@@ -103,9 +103,9 @@ config_usage(void)
 		   "\n"
 		   "Limits and shutdown:\n"
 		   "      --max-inflight-events=N  unacknowledged events before reading pauses\n"
-		   "                               (OUTBOX_MAX_INFLIGHT_EVENTS, default 100000)\n"
+		   "                               (OUTBOX_MAX_INFLIGHT_EVENTS, default 10000)\n"
 		   "      --max-inflight-bytes=N   unacknowledged bytes before reading pauses\n"
-		   "                               (OUTBOX_MAX_INFLIGHT_BYTES, default 67108864)\n"
+		   "                               (OUTBOX_MAX_INFLIGHT_BYTES, default 8388608)\n"
 		   "      --drain-timeout=SECS     on SIGTERM, how long to wait for Kafka (OUTBOX_DRAIN_TIMEOUT, default 30)\n"
 		   "\n"
 		   "Other:\n"
@@ -304,8 +304,8 @@ set_defaults(ShipperConfig *c)
 	c->slot = strdup("outbox_pg");
 	c->create_slot = true;
 	c->topic_template = strdup("outbox.event.{aggregate_type}");
-	c->max_inflight_events = 100000;
-	c->max_inflight_bytes = 64L * 1024 * 1024;
+	c->max_inflight_events = 10000;
+	c->max_inflight_bytes = 8L * 1024 * 1024;
 	c->status_interval = 10;
 	c->drain_timeout = 30;
 }

@@ -135,44 +135,47 @@ unescape_unicode(Scanner *s, char *out, size_t *outlen)
 }
 
 /*
- * Scans a JSON string (s->p at its opening quote).  With out, stores a
- * malloc'd, NUL-terminated unescaped copy and its length.
+ * Finds the end of a JSON string's contents (s->p just past the opening
+ * quote): returns a pointer to the closing quote, or NULL; sets *escaped
+ * when it holds a backslash.
  */
-static int
-scan_string(Scanner *s, char **out, size_t *out_len)
+static const char *
+string_end(const Scanner *s, bool *escaped)
 {
-	const char *begin;
-	char *buf = NULL;
-	size_t len = 0;
+	const char *p;
 
-	if (expect(s, '"') != 0)
-		return -1;
-	begin = s->p;
-	if (out)
+	*escaped = false;
+	for (p = s->p; p < s->end; p++)
 	{
-		/* Unescaping never makes a string longer than the rest. */
-		buf = malloc((size_t) (s->end - begin) + 1);
-		if (buf == NULL)
-			return scan_error(s, "out of memory");
+		if (*p == '"')
+			return p;
+		if (*p == '\\')
+		{
+			*escaped = true;
+			p++;
+		}
 	}
-	while (s->p < s->end && *s->p != '"')
+	return NULL;
+}
+
+/* Unescapes the contents of a string into buf, up to the closing quote. */
+static int
+unescape(Scanner *s, const char *close, char *buf, size_t *len)
+{
+	while (s->p < close)
 	{
 		unsigned char c = (unsigned char) *s->p;
 
 		if (c < 0x20)
-		{
-			free(buf);
 			return scan_error(s, "control character in string");
-		}
 		if (c != '\\')
 		{
 			if (buf)
-				buf[len++] = (char) c;
+				buf[(*len)++] = (char) c;
 			s->p++;
 			continue;
 		}
-		if (++s->p >= s->end)
-			break;
+		s->p++;
 		switch (*s->p)
 		{
 			case '"':
@@ -201,38 +204,94 @@ scan_string(Scanner *s, char **out, size_t *out_len)
 				size_t tmplen = 0;
 
 				if (unescape_unicode(s, tmp, &tmplen) != 0)
-				{
-					free(buf);
 					return -1;
-				}
 				if (buf)
 				{
-					memcpy(buf + len, tmp, tmplen);
-					len += tmplen;
+					memcpy(buf + *len, tmp, tmplen);
+					*len += tmplen;
 				}
 				continue;
 			}
 			default:
-				free(buf);
 				return scan_error(s, "invalid escape in string");
 		}
 		if (buf)
-			buf[len++] = (char) c;
+			buf[(*len)++] = (char) c;
 		s->p++;
 	}
-	if (s->p >= s->end)
+	return 0;
+}
+
+/*
+ * Scans a JSON string (s->p at its opening quote).  With out, stores a
+ * malloc'd, NUL-terminated unescaped copy and its length; the copy is
+ * sized to the string, which unescaping never lengthens.
+ */
+static int
+scan_string(Scanner *s, char **out, size_t *out_len)
+{
+	const char *close;
+	bool escaped;
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (expect(s, '"') != 0)
+		return -1;
+	close = string_end(s, &escaped);
+	if (close == NULL)
+		return scan_error(s, "unterminated string");
+	if (out)
+	{
+		buf = malloc((size_t) (close - s->p) + 1);
+		if (buf == NULL)
+			return scan_error(s, "out of memory");
+	}
+	if (unescape(s, close, buf, &len) != 0)
 	{
 		free(buf);
-		return scan_error(s, "unterminated string");
+		return -1;
 	}
-	s->p++; /* the closing quote */
-	if (buf)
+	s->p = close + 1;
+	if (out)
 	{
 		buf[len] = '\0';
 		*out = buf;
 		if (out_len)
 			*out_len = len;
 	}
+	return 0;
+}
+
+/*
+ * Scans an object key into buf without allocating; a key too long for buf
+ * is returned empty, which matches no field and is skipped.
+ */
+static int
+scan_key(Scanner *s, char *buf, size_t size)
+{
+	const char *close;
+	bool escaped;
+	size_t len = 0;
+
+	skip_ws(s);
+	if (expect(s, '"') != 0)
+		return -1;
+	close = string_end(s, &escaped);
+	if (close == NULL)
+		return scan_error(s, "unterminated string");
+	if ((size_t) (close - s->p) >= size)
+	{
+		if (unescape(s, close, NULL, &len) != 0)
+			return -1;
+		buf[0] = '\0';
+	}
+	else
+	{
+		if (unescape(s, close, buf, &len) != 0)
+			return -1;
+		buf[len] = '\0';
+	}
+	s->p = close + 1;
 	return 0;
 }
 
@@ -618,18 +677,11 @@ event_parse(const char *json, size_t len, ShipperEvent *event,
 		goto fail;
 	for (;;)
 	{
-		char *key = NULL;
-		int rc;
+		char key[32];
 
-		skip_ws(&s);
-		if (scan_string(&s, &key, NULL) != 0)
-			goto fail;
-		rc = expect(&s, ':');
-		if (rc == 0)
-			rc = scan_field(&s, key, event, &seen_version, &seen_seq,
-							&seen_commit_lsn, &seen_end_lsn);
-		free(key);
-		if (rc != 0)
+		if (scan_key(&s, key, sizeof(key)) != 0 || expect(&s, ':') != 0 ||
+			scan_field(&s, key, event, &seen_version, &seen_seq,
+					   &seen_commit_lsn, &seen_end_lsn) != 0)
 			goto fail;
 		skip_ws(&s);
 		if (s.p < s.end && *s.p == ',')

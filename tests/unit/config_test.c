@@ -24,8 +24,8 @@ test_defaults(void **state)
 	assert_true(c.create_slot);
 	assert_string_equal(c.topic_template, "outbox.event.{aggregate_type}");
 	assert_int_equal(c.value_mode, VALUE_PAYLOAD);
-	assert_int_equal(c.max_inflight_events, 100000);
-	assert_int_equal(c.max_inflight_bytes, 64L * 1024 * 1024);
+	assert_int_equal(c.max_inflight_events, 10000);
+	assert_int_equal(c.max_inflight_bytes, 8L * 1024 * 1024);
 	assert_true(c.status_interval == 10);
 	assert_true(c.drain_timeout == 30);
 	assert_int_equal(c.on_permanent_error, ON_ERROR_STOP);
