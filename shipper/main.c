@@ -129,6 +129,7 @@ run_stream(Shipper *s)
 {
 	WalMessage msg;
 	int rc;
+	bool paused = false;
 
 	s->next_status_at = now_usec() + (int64_t) (s->config.status_interval * 1e6);
 	for (;;)
@@ -143,9 +144,17 @@ run_stream(Shipper *s)
 		if (over_caps(s))
 		{
 			/* Paused: Kafka catches up; status updates keep us alive. */
+			if (!paused)
+				log_info("in-flight limit reached (%zu events, %zu bytes): reading paused",
+						 tracker_inflight_events(s->tracker),
+						 tracker_inflight_bytes(s->tracker));
+			paused = true;
 			kafka_poll(s->kafka, 100);
 			continue;
 		}
+		if (paused)
+			log_info("reading resumed");
+		paused = false;
 		rc = stream_read(s->stream, 100, &msg, s->errstr, sizeof(s->errstr));
 		if (rc < 0)
 			return RUN_LOST;
