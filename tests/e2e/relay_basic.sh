@@ -33,6 +33,18 @@ check "every event delivered once, exact keys, headers, values, per-aggregate or
 	"$(verify "$WORK/records.jsonl" >/dev/null; echo $?)"
 check "more than 100 aggregates" t "$(echo "$out" | sed -E 's/.*aggregates=([0-9]+).*/\1/' | awk '{print ($1 > 100) ? "t" : "f"}')"
 
+# Partitions match the Java client's default partitioner for the same key,
+# so outbox_pg and Java producers keep one aggregate on one partition.
+python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print("%s\t%d" % (r["key"], r["partition"]))' "$WORK/records.jsonl" | sort -u >"$WORK/ours.tsv"
+cut -f1 "$WORK/ours.tsv" | java -cp "$("$KAFKA_SH" classpath)" \
+	"$E2E_ROOT/tests/e2e/PartitionOf.java" 3 | sort -u >"$WORK/java.tsv"
+check "every key's partition is the Java client's (murmur2), for all $(wc -l <"$WORK/ours.tsv") keys" \
+	"" "$(diff "$WORK/ours.tsv" "$WORK/java.tsv")"
+
 # SIGTERM: drains, sends the final status, exits 0; a restart ships only
 # what is new.
 kill -TERM "$(shipper_pid shipper)"

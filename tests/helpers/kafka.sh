@@ -8,6 +8,7 @@
 #   kafka.sh kill DIR                    SIGKILL (fault tests)
 #   kafka.sh restart DIR                 start again on the same port and data
 #   kafka.sh create-topic DIR NAME [PARTITIONS]
+#   kafka.sh classpath                   the jars, for java -cp (Kafka's classes)
 #   kafka.sh consume DIR TOPIC COUNT [TIMEOUT_S]
 #       prints COUNT records from the start of TOPIC, one per line:
 #       topic<TAB>partition<TAB>offset<TAB>key<TAB>headers<TAB>value
@@ -155,6 +156,7 @@ cmd_consume() {
 
 case "${1:-}" in
 fetch) cmd_fetch ;;
+classpath) cmd_fetch; echo "$CACHE/*" ;;
 start) cmd_start "${2:?usage: kafka.sh start DIR}" ;;
 stop) cmd_stop "${2:?usage: kafka.sh stop DIR}" ;;
 kill) cmd_kill "${2:?usage: kafka.sh kill DIR}" ;;
