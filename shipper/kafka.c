@@ -457,3 +457,9 @@ kafka_dead_lettered(const Kafka *kafka)
 {
 	return kafka->dead_lettered;
 }
+
+struct rd_kafka_s *
+kafka_handle(Kafka *kafka)
+{
+	return kafka->rk;
+}

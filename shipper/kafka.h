@@ -34,4 +34,8 @@ extern int kafka_outq_len(Kafka *kafka);
 extern long kafka_delivered(const Kafka *kafka);
 extern long kafka_dead_lettered(const Kafka *kafka);
 
+/* The librdkafka handle, for tests that inject faults into it. */
+struct rd_kafka_s;
+extern struct rd_kafka_s *kafka_handle(Kafka *kafka);
+
 #endif /* SHIPPER_KAFKA_H */

@@ -181,6 +181,26 @@ test_broker_down_confirms_nothing(void **state)
 	assert_true(tracker_confirmed(f->tracker) == 0x130);
 }
 
+/* A fatal producer error (e.g. a broken idempotence sequence) stops the
+ * shipper: nothing more is produced or confirmed. */
+static void
+test_fatal_error_stops(void **state)
+{
+	Fixture *f = *state;
+	int i;
+
+	rd_kafka_test_fatal_error(kafka_handle(f->kafka),
+							  RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+							  "injected by the test");
+	for (i = 0; i < 50 && kafka_failure(f->kafka) == NULL; i++)
+		kafka_poll(f->kafka, 100);
+	assert_non_null(kafka_failure(f->kafka));
+	assert_non_null(strstr(kafka_failure(f->kafka), "fatal Kafka producer error"));
+	produce_and_wait(f);
+	assert_int_equal(kafka_delivered(f->kafka), 0);
+	assert_true(tracker_confirmed(f->tracker) == 0);
+}
+
 int
 main(void)
 {
@@ -189,6 +209,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_permanent_error_stops, setup_stop, teardown),
 		cmocka_unit_test_setup_teardown(test_permanent_error_dead_letters, setup_dead_letter, teardown),
 		cmocka_unit_test_setup_teardown(test_broker_down_confirms_nothing, setup_stop, teardown),
+		cmocka_unit_test_setup_teardown(test_fatal_error_stops, setup_stop, teardown),
 	};
 
 	return cmocka_run_group_tests_name("kafka on the mock cluster", tests, NULL, NULL);
