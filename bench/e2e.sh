@@ -50,7 +50,7 @@ payload=$(cat "$work/payload.sql")
 
 start_shipper() {
 	"$SHIPPER" -d "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" -b "$brokers" \
-		--status-interval 1 2>>"$work/shipper.log" &
+		--status-interval 1 ${BENCH_SHIPPER_FLAGS:-} 2>>"$work/shipper.log" &
 	shipper_pid=$!
 }
 cpu_seconds() {	# user + system CPU of a process, in seconds
