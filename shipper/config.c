@@ -2,20 +2,26 @@
  * config.c
  *	  Parsing flags and environment variables.
  *
- * Every flag has an environment variable (for Kubernetes), and any
+ * Every flag has an environment variable (for containers), and any
  * librdkafka property can be given as -X name=value or as
  * OUTBOX_KAFKA_<NAME> (upper case, dots as underscores).  Flags win over
- * the environment.  Errors name the flag or variable and what is wrong.
+ * the environment.  Every error is one line naming the flag or variable
+ * and what is wrong.  librdkafka property names are checked later, by
+ * librdkafka itself (kafka.c), whose errors then name the origin recorded
+ * here.
  */
 #include "config.h"
 
-#include "topic.h"
-
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "topic.h"
 
 typedef enum OptionId
 {
@@ -43,16 +49,16 @@ typedef enum OptionId
 typedef struct OptionSpec
 {
 	const char *long_name;
-	char short_name;
+	char short_name; /* 0: none */
 	const char *env; /* NULL: no variable */
-	bool takes_value;
+	bool takes_value; /* on the command line */
 	OptionId id;
 } OptionSpec;
 
 static const OptionSpec options[] = {
 	{"dbname", 'd', "OUTBOX_DBNAME", true, OPT_DBNAME},
 	{"slot", 'S', "OUTBOX_SLOT", true, OPT_SLOT},
-	{"create-slot", 0, NULL, false, OPT_CREATE_SLOT},
+	{"create-slot", 0, "OUTBOX_CREATE_SLOT", false, OPT_CREATE_SLOT},
 	{"no-create-slot", 0, NULL, false, OPT_NO_CREATE_SLOT},
 	{"option", 'o', "OUTBOX_PLUGIN_OPTIONS", true, OPT_PLUGIN_OPTION},
 	{"brokers", 'b', "OUTBOX_BROKERS", true, OPT_BROKERS},
@@ -66,7 +72,7 @@ static const OptionSpec options[] = {
 	{"on-permanent-error", 0, "OUTBOX_ON_PERMANENT_ERROR", true, OPT_ON_PERMANENT_ERROR},
 	{"dead-letter-topic", 0, "OUTBOX_DEAD_LETTER_TOPIC", true, OPT_DEAD_LETTER_TOPIC},
 	{"log-format", 0, "OUTBOX_LOG_FORMAT", true, OPT_LOG_FORMAT},
-	{"verbose", 'v', NULL, false, OPT_VERBOSE},
+	{"verbose", 'v', "OUTBOX_VERBOSE", false, OPT_VERBOSE},
 	{"help", 'h', NULL, false, OPT_HELP},
 	{"version", 'V', NULL, false, OPT_VERSION},
 };
@@ -82,37 +88,46 @@ config_usage(void)
 		   "Usage: outbox-shipper [OPTION]...\n"
 		   "\n"
 		   "PostgreSQL:\n"
-		   "  -d, --dbname=CONNINFO        libpq connection string or URI (OUTBOX_DBNAME); PG* variables apply\n"
+		   "  -d, --dbname=CONNINFO        connection string or URI; PG* variables apply (OUTBOX_DBNAME)\n"
 		   "  -S, --slot=NAME              replication slot (OUTBOX_SLOT, default outbox_pg)\n"
-		   "      --create-slot            create the slot if missing (default)\n"
+		   "      --create-slot            create the slot if it is missing (default; OUTBOX_CREATE_SLOT=true|false)\n"
 		   "      --no-create-slot         fail if the slot is missing\n"
-		   "  -o, --option=NAME=VALUE      outbox_pg plugin option, repeatable (OUTBOX_PLUGIN_OPTIONS: a=b,c=d)\n"
-		   "      --status-interval=SECS   status update interval (OUTBOX_STATUS_INTERVAL, default 10)\n"
+		   "  -o, --option=NAME=VALUE      outbox_pg plugin option, repeatable (OUTBOX_PLUGIN_OPTIONS=a=b,c=d)\n"
+		   "      --status-interval=SECS   standby status update interval (OUTBOX_STATUS_INTERVAL, default 10)\n"
 		   "\n"
 		   "Kafka:\n"
-		   "  -b, --brokers=LIST           bootstrap servers (OUTBOX_BROKERS)\n"
-		   "  -t, --topic-template=TMPL    topic per event (OUTBOX_TOPIC_TEMPLATE,\n"
+		   "  -b, --brokers=HOST:PORT,...  bootstrap servers (OUTBOX_BROKERS)\n"
+		   "  -t, --topic-template=TMPL    topic of each event (OUTBOX_TOPIC_TEMPLATE,\n"
 		   "                               default outbox.event.{aggregate_type}; also {event_type})\n"
-		   "      --value=payload|envelope record value: the payload (default) or the whole event (OUTBOX_VALUE)\n"
-		   "  -X, --kafka-property=NAME=VALUE  any librdkafka property, repeatable\n"
+		   "      --value=payload|envelope the record value: the event's payload (default) or\n"
+		   "                               the whole event as the plugin wrote it (OUTBOX_VALUE)\n"
+		   "  -X, --kafka-property=NAME=VALUE\n"
+		   "                               any librdkafka property, repeatable\n"
 		   "                               (OUTBOX_KAFKA_<NAME>, e.g. OUTBOX_KAFKA_SASL_PASSWORD)\n"
 		   "      --on-permanent-error=stop|dead-letter\n"
-		   "                               an event Kafka refuses for good: stop without confirming it\n"
-		   "                               (default) or send it to --dead-letter-topic (OUTBOX_ON_PERMANENT_ERROR)\n"
+		   "                               an event Kafka refuses for good: stop without confirming\n"
+		   "                               it (default), or produce it to --dead-letter-topic\n"
+		   "                               (OUTBOX_ON_PERMANENT_ERROR)\n"
 		   "      --dead-letter-topic=NAME (OUTBOX_DEAD_LETTER_TOPIC)\n"
 		   "\n"
 		   "Limits and shutdown:\n"
 		   "      --max-inflight-events=N  unacknowledged events before reading pauses\n"
 		   "                               (OUTBOX_MAX_INFLIGHT_EVENTS, default 10000)\n"
-		   "      --max-inflight-bytes=N   unacknowledged bytes before reading pauses\n"
-		   "                               (OUTBOX_MAX_INFLIGHT_BYTES, default 8388608)\n"
-		   "      --drain-timeout=SECS     on SIGTERM, how long to wait for Kafka (OUTBOX_DRAIN_TIMEOUT, default 30)\n"
+		   "      --max-inflight-bytes=N[kB|MB|GB]\n"
+		   "                               unacknowledged bytes before reading pauses\n"
+		   "                               (OUTBOX_MAX_INFLIGHT_BYTES, default 8MB)\n"
+		   "      --drain-timeout=SECS     on SIGTERM or SIGINT, how long to wait for Kafka\n"
+		   "                               (OUTBOX_DRAIN_TIMEOUT, default 30)\n"
 		   "\n"
 		   "Other:\n"
 		   "      --log-format=text|json   (OUTBOX_LOG_FORMAT, default text)\n"
-		   "  -v, --verbose                debug logging\n"
+		   "  -v, --verbose                debug logging (OUTBOX_VERBOSE=true|false)\n"
 		   "  -h, --help                   this help\n"
-		   "  -V, --version                version\n";
+		   "  -V, --version                the version\n"
+		   "\n"
+		   "Exit status: 0 after SIGTERM/SIGINT with everything delivered and confirmed;\n"
+		   "1 on a configuration error, an event that cannot be delivered or a fatal error;\n"
+		   "2 when Kafka did not acknowledge everything within the drain timeout.\n";
 }
 
 /* Property names whose values must never be logged. */
@@ -120,28 +135,40 @@ bool
 config_is_secret(const char *name)
 {
 	static const char *const words[] = {"password", "secret", "key", "token", "credential"};
+	char lower[256];
 	size_t i;
 
+	for (i = 0; name[i] && i < sizeof(lower) - 1; i++)
+		lower[i] = (char) tolower((unsigned char) name[i]);
+	lower[i] = '\0';
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strstr(name, words[i]) != NULL)
+		if (strstr(lower, words[i]) != NULL)
 			return true;
 	return false;
 }
 
 static int
-fail(char *errstr, size_t errstr_size, const char *fmt, const char *a, const char *b)
+fail(char *errstr, size_t errstr_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *errstr, size_t errstr_size, const char *fmt, ...)
 {
-	snprintf(errstr, errstr_size, fmt, a, b);
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(errstr, errstr_size, fmt, args);
+	va_end(args);
 	return -1;
 }
 
 static int
-set_string(char **field, const char *value)
+set_string(char **field, const char *value, char *errstr, size_t errstr_size)
 {
 	char *copy = strdup(value);
 
 	if (copy == NULL)
-		return -1;
+		return fail(errstr, errstr_size, "out of memory");
 	free(*field);
 	*field = copy;
 	return 0;
@@ -149,54 +176,116 @@ set_string(char **field, const char *value)
 
 /* Appends name=value (split at the first '=') to a list. */
 static int
-add_name_value(NameValue **list, int *n, const char *text, const char *what,
+add_name_value(NameValue **list, int *n, const char *text, const char *origin,
 			   char *errstr, size_t errstr_size)
 {
 	const char *eq = strchr(text, '=');
 	NameValue *grown;
+	NameValue *item;
 
 	if (eq == NULL || eq == text)
-		return fail(errstr, errstr_size, "%s \"%s\" is not NAME=VALUE", what, text);
+		return fail(errstr, errstr_size, "%s: \"%s\" is not NAME=VALUE", origin, text);
 	grown = realloc(*list, (size_t) (*n + 1) * sizeof(NameValue));
 	if (grown == NULL)
-		return fail(errstr, errstr_size, "out of memory%s%s", "", "");
+		return fail(errstr, errstr_size, "out of memory");
 	*list = grown;
-	grown[*n].name = strndup(text, (size_t) (eq - text));
-	grown[*n].value = strdup(eq + 1);
+	item = &grown[*n];
+	item->name = strndup(text, (size_t) (eq - text));
+	item->value = strdup(eq + 1);
+	item->origin = strdup(origin);
 	(*n)++;
+	if (item->name == NULL || item->value == NULL || item->origin == NULL)
+		return fail(errstr, errstr_size, "out of memory");
 	return 0;
 }
 
 static int
-parse_positive(const char *text, double *value, const char *what,
-			   char *errstr, size_t errstr_size)
+parse_bool(const char *text, bool *value, const char *what, char *errstr,
+		   size_t errstr_size)
+{
+	static const char *const yes[] = {"true", "1", "yes", "on"};
+	static const char *const no[] = {"false", "0", "no", "off"};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+	{
+		if (strcasecmp(text, yes[i]) == 0 || strcasecmp(text, no[i]) == 0)
+		{
+			*value = strcasecmp(text, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return fail(errstr, errstr_size, "%s must be true or false, not \"%s\"", what, text);
+}
+
+/* The multiplier of a size unit (1024-based), 1 for none, 0 if unknown. */
+static long long
+unit_multiplier(const char *unit)
+{
+	if (*unit == '\0')
+		return 1;
+	if (strcasecmp(unit, "k") == 0 || strcasecmp(unit, "kB") == 0)
+		return 1LL << 10;
+	if (strcasecmp(unit, "M") == 0 || strcasecmp(unit, "MB") == 0)
+		return 1LL << 20;
+	if (strcasecmp(unit, "G") == 0 || strcasecmp(unit, "GB") == 0)
+		return 1LL << 30;
+	return 0;
+}
+
+/* A positive whole number; with allow_unit, optionally kB, MB or GB. */
+static int
+parse_count(const char *text, long long *value, bool allow_unit,
+			const char *what, char *errstr, size_t errstr_size)
+{
+	char *end;
+	long long v;
+	long long multiplier;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	multiplier = allow_unit ? unit_multiplier(end) : (*end == '\0');
+	if (errno != 0 || end == text || v <= 0 || !isdigit((unsigned char) text[0]) ||
+		multiplier == 0)
+		return fail(errstr, errstr_size, "%s must be a positive whole number%s, not \"%s\"",
+					what, allow_unit ? " (optionally with kB, MB or GB)" : "", text);
+	if (v > LLONG_MAX / multiplier)
+		return fail(errstr, errstr_size, "%s is too large: \"%s\"", what, text);
+	*value = v * multiplier;
+	return 0;
+}
+
+static int
+parse_seconds(const char *text, double *value, const char *what,
+			  char *errstr, size_t errstr_size)
 {
 	char *end;
 
 	errno = 0;
 	*value = strtod(text, &end);
-	if (errno != 0 || end == text || *end != '\0' || !(*value > 0))
-		return fail(errstr, errstr_size, "%s must be a positive number, not \"%s\"", what, text);
+	if (errno != 0 || end == text || *end != '\0' || !(*value > 0) || *value > 86400)
+		return fail(errstr, errstr_size,
+					"%s must be a number of seconds above 0 and at most 86400, not \"%s\"",
+					what, text);
 	return 0;
 }
 
+/* Index of value among the two choices, or -1 with errstr set. */
 static int
-parse_count(const char *text, long *value, const char *what,
-			char *errstr, size_t errstr_size)
+parse_choice(const char *value, const char *what, const char *a, const char *b,
+			 char *errstr, size_t errstr_size)
 {
-	double d;
-
-	if (parse_positive(text, &d, what, errstr, errstr_size) != 0)
-		return -1;
-	if (d != (double) (long) d)
-		return fail(errstr, errstr_size, "%s must be a whole number, not \"%s\"", what, text);
-	*value = (long) d;
-	return 0;
+	if (strcmp(value, a) == 0)
+		return 0;
+	if (strcmp(value, b) == 0)
+		return 1;
+	return fail(errstr, errstr_size, "%s must be %s or %s, not \"%s\"", what, a, b, value);
 }
 
+/* OUTBOX_PLUGIN_OPTIONS holds several, comma-separated. */
 static int
-apply_list(NameValue **list, int *n, const char *value, bool from_env,
-		   const char *what, char *errstr, size_t errstr_size)
+add_plugin_options(ShipperConfig *c, const char *value, bool from_env,
+				   const char *what, char *errstr, size_t errstr_size)
 {
 	char *copy;
 	char *item;
@@ -204,89 +293,76 @@ apply_list(NameValue **list, int *n, const char *value, bool from_env,
 	int rc = 0;
 
 	if (!from_env)
-		return add_name_value(list, n, value, what, errstr, errstr_size);
-	/* OUTBOX_PLUGIN_OPTIONS holds several, comma-separated */
-	copy = strdup(value);
-	for (item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save))
-		rc = add_name_value(list, n, item, what, errstr, errstr_size);
+		return add_name_value(&c->plugin_options, &c->nplugin_options, value,
+							  what, errstr, errstr_size);
+	if ((copy = strdup(value)) == NULL)
+		return fail(errstr, errstr_size, "out of memory");
+	for (item = strtok_r(copy, ",", &save); item && rc == 0;
+		 item = strtok_r(NULL, ",", &save))
+		rc = add_name_value(&c->plugin_options, &c->nplugin_options, item,
+							what, errstr, errstr_size);
 	free(copy);
 	return rc;
 }
 
+/*
+ * Applies one option.  value is NULL for a flag given on the command line
+ * without one; what names it in errors (--flag or VARIABLE).
+ */
 static int
-apply_choice(const char *value, const char *what, const char *a, const char *b,
-			 int *choice, char *errstr, size_t errstr_size)
-{
-	char msg[160];
-
-	if (strcmp(value, a) == 0)
-		*choice = 0;
-	else if (strcmp(value, b) == 0)
-		*choice = 1;
-	else
-	{
-		snprintf(msg, sizeof(msg), "%%s must be %s or %s, not \"%%s\"", a, b);
-		return fail(errstr, errstr_size, msg, what, value);
-	}
-	return 0;
-}
-
-/* Applies one option; what names it in errors (--flag or VARIABLE). */
-static int
-apply(ShipperConfig *c, const OptionSpec *spec, const char *value, bool from_env,
+apply(ShipperConfig *c, OptionId id, const char *value, bool from_env,
 	  const char *what, char *errstr, size_t errstr_size)
 {
 	int choice;
 
-	switch (spec->id)
+	switch (id)
 	{
 		case OPT_DBNAME:
-			return set_string(&c->conninfo, value);
+			return set_string(&c->conninfo, value, errstr, errstr_size);
 		case OPT_SLOT:
-			return set_string(&c->slot, value);
+			return set_string(&c->slot, value, errstr, errstr_size);
 		case OPT_CREATE_SLOT:
 			c->create_slot = true;
-			return 0;
+			return value ? parse_bool(value, &c->create_slot, what, errstr, errstr_size) : 0;
 		case OPT_NO_CREATE_SLOT:
 			c->create_slot = false;
 			return 0;
 		case OPT_PLUGIN_OPTION:
-			return apply_list(&c->plugin_options, &c->nplugin_options, value,
-							  from_env, what, errstr, errstr_size);
+			return add_plugin_options(c, value, from_env, what, errstr, errstr_size);
 		case OPT_BROKERS:
-			return set_string(&c->brokers, value);
+			return set_string(&c->brokers, value, errstr, errstr_size);
 		case OPT_TOPIC_TEMPLATE:
-			return set_string(&c->topic_template, value);
+			return set_string(&c->topic_template, value, errstr, errstr_size);
 		case OPT_VALUE:
-			if (apply_choice(value, what, "payload", "envelope", &choice, errstr, errstr_size) != 0)
+			if ((choice = parse_choice(value, what, "payload", "envelope", errstr, errstr_size)) < 0)
 				return -1;
-			c->value_mode = choice ? VALUE_ENVELOPE : VALUE_PAYLOAD;
+			c->value_mode = choice == 0 ? VALUE_PAYLOAD : VALUE_ENVELOPE;
 			return 0;
 		case OPT_KAFKA_PROPERTY:
-			return add_name_value(&c->kafka, &c->nkafka, value, what, errstr, errstr_size);
+			return add_name_value(&c->kafka, &c->nkafka, value, "-X", errstr, errstr_size);
 		case OPT_MAX_INFLIGHT_EVENTS:
-			return parse_count(value, &c->max_inflight_events, what, errstr, errstr_size);
+			return parse_count(value, &c->max_inflight_events, false, what, errstr, errstr_size);
 		case OPT_MAX_INFLIGHT_BYTES:
-			return parse_count(value, &c->max_inflight_bytes, what, errstr, errstr_size);
+			return parse_count(value, &c->max_inflight_bytes, true, what, errstr, errstr_size);
 		case OPT_STATUS_INTERVAL:
-			return parse_positive(value, &c->status_interval, what, errstr, errstr_size);
+			return parse_seconds(value, &c->status_interval, what, errstr, errstr_size);
 		case OPT_DRAIN_TIMEOUT:
-			return parse_positive(value, &c->drain_timeout, what, errstr, errstr_size);
+			return parse_seconds(value, &c->drain_timeout, what, errstr, errstr_size);
 		case OPT_ON_PERMANENT_ERROR:
-			if (apply_choice(value, what, "stop", "dead-letter", &choice, errstr, errstr_size) != 0)
+			if ((choice = parse_choice(value, what, "stop", "dead-letter", errstr, errstr_size)) < 0)
 				return -1;
-			c->on_permanent_error = choice ? ON_ERROR_DEAD_LETTER : ON_ERROR_STOP;
+			c->on_permanent_error = choice == 0 ? ON_ERROR_STOP : ON_ERROR_DEAD_LETTER;
 			return 0;
 		case OPT_DEAD_LETTER_TOPIC:
-			return set_string(&c->dead_letter_topic, value);
+			return set_string(&c->dead_letter_topic, value, errstr, errstr_size);
 		case OPT_LOG_FORMAT:
-			if (apply_choice(value, what, "text", "json", &choice, errstr, errstr_size) != 0)
+			if ((choice = parse_choice(value, what, "text", "json", errstr, errstr_size)) < 0)
 				return -1;
-			c->log_format = choice ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
+			c->log_format = choice == 0 ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON;
 			return 0;
 		case OPT_VERBOSE:
 			c->verbose = true;
-			return 0;
+			return value ? parse_bool(value, &c->verbose, what, errstr, errstr_size) : 0;
 		case OPT_HELP:
 			c->show_help = true;
 			return 0;
@@ -297,17 +373,20 @@ apply(ShipperConfig *c, const OptionSpec *spec, const char *value, bool from_env
 	return 0;
 }
 
-static void
-set_defaults(ShipperConfig *c)
+static int
+set_defaults(ShipperConfig *c, char *errstr, size_t errstr_size)
 {
 	memset(c, 0, sizeof(*c));
-	c->slot = strdup("outbox_pg");
 	c->create_slot = true;
-	c->topic_template = strdup("outbox.event.{aggregate_type}");
+	/* Enough to keep Kafka busy; more only costs memory (docs/benchmarks.md). */
 	c->max_inflight_events = 10000;
-	c->max_inflight_bytes = 8L * 1024 * 1024;
+	c->max_inflight_bytes = 8LL * 1024 * 1024;
 	c->status_interval = 10;
 	c->drain_timeout = 30;
+	if (set_string(&c->slot, "outbox_pg", errstr, errstr_size) != 0 ||
+		set_string(&c->topic_template, "outbox.event.{aggregate_type}", errstr, errstr_size) != 0)
+		return -1;
+	return 0;
 }
 
 /* OUTBOX_KAFKA_SASL_PASSWORD=x becomes sasl.password=x. */
@@ -316,51 +395,63 @@ apply_kafka_env(ShipperConfig *c, const char *entry, char *errstr, size_t errstr
 {
 	const char *name = entry + strlen(KAFKA_ENV_PREFIX);
 	const char *eq = strchr(name, '=');
+	char origin[256];
 	char *prop;
 	size_t i;
 	int rc;
 
 	if (eq == NULL || eq == name)
-		return 0;
-	prop = malloc(strlen(name) + 1);
+		return fail(errstr, errstr_size, "environment variable %.*s names no Kafka property",
+					(int) (eq ? eq - entry : (long) strlen(entry)), entry);
+	snprintf(origin, sizeof(origin), "%.*s", (int) (eq - entry), entry);
+	if ((prop = malloc(strlen(name) + 1)) == NULL)
+		return fail(errstr, errstr_size, "out of memory");
 	for (i = 0; name + i < eq; i++)
 		prop[i] = name[i] == '_' ? '.' : (char) tolower((unsigned char) name[i]);
 	strcpy(prop + i, eq);
-	rc = add_name_value(&c->kafka, &c->nkafka, prop, entry, errstr, errstr_size);
+	rc = add_name_value(&c->kafka, &c->nkafka, prop, origin, errstr, errstr_size);
 	free(prop);
 	return rc;
 }
 
+/* Applies envp entry if it is one of ours. */
 static int
-apply_environment(ShipperConfig *c, char *const envp[], char *errstr, size_t errstr_size)
+apply_env_entry(ShipperConfig *c, const char *entry, char *errstr, size_t errstr_size)
 {
 	size_t i;
-	int e;
 
-	for (e = 0; envp && envp[e]; e++)
+	if (strncmp(entry, KAFKA_ENV_PREFIX, strlen(KAFKA_ENV_PREFIX)) == 0)
+		return apply_kafka_env(c, entry, errstr, errstr_size);
+	for (i = 0; i < NOPTIONS; i++)
 	{
-		if (strncmp(envp[e], KAFKA_ENV_PREFIX, strlen(KAFKA_ENV_PREFIX)) == 0)
-		{
-			if (apply_kafka_env(c, envp[e], errstr, errstr_size) != 0)
-				return -1;
-			continue;
-		}
-		for (i = 0; i < NOPTIONS; i++)
-		{
-			size_t n;
+		size_t n;
 
-			if (options[i].env == NULL)
-				continue;
-			n = strlen(options[i].env);
-			if (strncmp(envp[e], options[i].env, n) == 0 && envp[e][n] == '=' &&
-				apply(c, &options[i], envp[e] + n + 1, true, options[i].env,
-					  errstr, errstr_size) != 0)
-				return -1;
-		}
+		if (options[i].env == NULL)
+			continue;
+		n = strlen(options[i].env);
+		if (strncmp(entry, options[i].env, n) == 0 && entry[n] == '=')
+			return apply(c, options[i].id, entry + n + 1, true, options[i].env,
+						 errstr, errstr_size);
 	}
 	return 0;
 }
 
+static const OptionSpec *
+find_long_option(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTIONS; i++)
+		if (strlen(options[i].long_name) == len &&
+			strncmp(options[i].long_name, name, len) == 0)
+			return &options[i];
+	return NULL;
+}
+
+/*
+ * Finds the option an argument names: --name, --name=value, -x, -xvalue.
+ * *inline_value is the value given in the same argument, or NULL.
+ */
 static const OptionSpec *
 find_option(const char *arg, const char **inline_value)
 {
@@ -371,16 +462,9 @@ find_option(const char *arg, const char **inline_value)
 	{
 		const char *name = arg + 2;
 		const char *eq = strchr(name, '=');
-		size_t len = eq ? (size_t) (eq - name) : strlen(name);
 
-		for (i = 0; i < NOPTIONS; i++)
-			if (strlen(options[i].long_name) == len &&
-				strncmp(options[i].long_name, name, len) == 0)
-			{
-				*inline_value = eq ? eq + 1 : NULL;
-				return &options[i];
-			}
-		return NULL;
+		*inline_value = eq ? eq + 1 : NULL;
+		return find_long_option(name, eq ? (size_t) (eq - name) : strlen(name));
 	}
 	if (arg[0] == '-' && arg[1] != '\0')
 		for (i = 0; i < NOPTIONS; i++)
@@ -393,7 +477,8 @@ find_option(const char *arg, const char **inline_value)
 }
 
 static int
-apply_arguments(ShipperConfig *c, int argc, char *const argv[], char *errstr, size_t errstr_size)
+apply_arguments(ShipperConfig *c, int argc, char *const argv[], char *errstr,
+				size_t errstr_size)
 {
 	int i;
 
@@ -401,51 +486,67 @@ apply_arguments(ShipperConfig *c, int argc, char *const argv[], char *errstr, si
 	{
 		const char *value;
 		const OptionSpec *spec = find_option(argv[i], &value);
+		char what[64];
 
 		if (spec == NULL)
-			return fail(errstr, errstr_size, "unknown argument \"%s\"%s; see --help", argv[i], "");
+			return fail(errstr, errstr_size, "unknown argument \"%s\"; see --help", argv[i]);
+		snprintf(what, sizeof(what), "--%s", spec->long_name);
 		if (spec->takes_value && value == NULL)
 		{
 			if (i + 1 >= argc)
-				return fail(errstr, errstr_size, "option %s needs a value%s", argv[i], "");
+				return fail(errstr, errstr_size, "%s needs a value", what);
 			value = argv[++i];
 		}
 		else if (!spec->takes_value && value != NULL)
-			return fail(errstr, errstr_size, "option %s takes no value%s", argv[i], "");
-		if (apply(c, spec, value, false, argv[i], errstr, errstr_size) != 0)
+			return fail(errstr, errstr_size, "%s takes no value", what);
+		if (apply(c, spec->id, value, false, what, errstr, errstr_size) != 0)
 			return -1;
 	}
 	return 0;
 }
 
 static int
-validate(ShipperConfig *c, char *errstr, size_t errstr_size)
+validate_kafka(const ShipperConfig *c, char *errstr, size_t errstr_size)
 {
-	if (c->show_help || c->show_version)
-		return 0;
-	if (c->brokers == NULL)
-	{
-		int i;
-		bool given = false;
+	char topic[TOPIC_NAME_MAX + 1];
+	char reason[512];
+	bool given = c->brokers != NULL;
+	int i;
 
-		for (i = 0; i < c->nkafka; i++)
-			given |= strcmp(c->kafka[i].name, "bootstrap.servers") == 0;
-		if (!given)
-			return fail(errstr, errstr_size,
-						"no Kafka brokers: give --brokers (OUTBOX_BROKERS) or -X bootstrap.servers=...%s%s", "", "");
-	}
-	if (c->on_permanent_error == ON_ERROR_DEAD_LETTER && c->dead_letter_topic == NULL)
+	for (i = 0; i < c->nkafka; i++)
+		given |= strcmp(c->kafka[i].name, "bootstrap.servers") == 0 ||
+				 strcmp(c->kafka[i].name, "metadata.broker.list") == 0;
+	if (!given)
 		return fail(errstr, errstr_size,
-					"--on-permanent-error=dead-letter needs --dead-letter-topic (OUTBOX_DEAD_LETTER_TOPIC)%s%s", "", "");
+					"no Kafka brokers: give --brokers (OUTBOX_BROKERS) or -X bootstrap.servers=...");
 	if (topic_template_check(c->topic_template, errstr, errstr_size) != 0)
 		return -1;
-	if (c->dead_letter_topic)
-	{
-		char topic[TOPIC_NAME_MAX + 1];
+	if (c->on_permanent_error == ON_ERROR_DEAD_LETTER && c->dead_letter_topic == NULL)
+		return fail(errstr, errstr_size,
+					"--on-permanent-error=dead-letter needs --dead-letter-topic (OUTBOX_DEAD_LETTER_TOPIC)");
+	if (c->dead_letter_topic &&
+		topic_render(c->dead_letter_topic, NULL, NULL, topic, reason, sizeof(reason)) != 0)
+		return fail(errstr, errstr_size, "--dead-letter-topic: %s", reason);
+	return 0;
+}
 
-		if (topic_render(c->dead_letter_topic, NULL, NULL, topic, errstr, errstr_size) != 0)
-			return -1;
-	}
+/* The shipper cannot confirm anything without the plugin's LSNs. */
+static int
+validate_plugin_options(const ShipperConfig *c, char *errstr, size_t errstr_size)
+{
+	int i;
+	bool off = false;
+
+	for (i = 0; i < c->nplugin_options; i++)
+		if (strcmp(c->plugin_options[i].name, "include-lsn") == 0 &&
+			parse_bool(c->plugin_options[i].value, &off, c->plugin_options[i].origin,
+					   errstr, errstr_size) == 0 &&
+			!off)
+			return fail(errstr, errstr_size,
+						"%s: the shipper needs include-lsn, which says which position to confirm",
+						c->plugin_options[i].origin);
+	if (*c->slot == '\0')
+		return fail(errstr, errstr_size, "the slot name is empty");
 	return 0;
 }
 
@@ -453,15 +554,25 @@ int
 config_parse(int argc, char *const argv[], char *const envp[],
 			 ShipperConfig *config, char *errstr, size_t errstr_size)
 {
-	set_defaults(config);
-	if (apply_environment(config, envp, errstr, errstr_size) != 0 ||
-		apply_arguments(config, argc, argv, errstr, errstr_size) != 0 ||
-		validate(config, errstr, errstr_size) != 0)
-	{
-		config_free(config);
-		return -1;
-	}
+	int e;
+
+	if (set_defaults(config, errstr, errstr_size) != 0)
+		goto fail;
+	for (e = 0; envp && envp[e]; e++)
+		if (apply_env_entry(config, envp[e], errstr, errstr_size) != 0)
+			goto fail;
+	if (apply_arguments(config, argc, argv, errstr, errstr_size) != 0)
+		goto fail;
+	if (config->show_help || config->show_version)
+		return 0;
+	if (validate_kafka(config, errstr, errstr_size) != 0 ||
+		validate_plugin_options(config, errstr, errstr_size) != 0)
+		goto fail;
 	return 0;
+
+fail:
+	config_free(config);
+	return -1;
 }
 
 static void
@@ -473,6 +584,7 @@ free_list(NameValue *list, int n)
 	{
 		free(list[i].name);
 		free(list[i].value);
+		free(list[i].origin);
 	}
 	free(list);
 }

@@ -9,10 +9,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define SHIPPER_VERSION "0.1.0"
+
+/* A name=value setting and where it came from, for error messages. */
 typedef struct NameValue
 {
 	char *name;
 	char *value;
+	char *origin; /* "-X", "--option" or the variable's name */
 } NameValue;
 
 typedef enum ValueMode
@@ -35,7 +39,7 @@ typedef enum LogFormat
 
 typedef struct ShipperConfig
 {
-	char *conninfo;
+	char *conninfo; /* NULL: libpq's PG* variables alone */
 	char *slot;
 	bool create_slot;
 	NameValue *plugin_options;
@@ -43,10 +47,10 @@ typedef struct ShipperConfig
 	char *brokers;
 	char *topic_template;
 	ValueMode value_mode;
-	NameValue *kafka; /* librdkafka properties, in order given */
+	NameValue *kafka; /* librdkafka properties; later ones win */
 	int nkafka;
-	long max_inflight_events;
-	long max_inflight_bytes;
+	long long max_inflight_events;
+	long long max_inflight_bytes;
 	double status_interval; /* seconds */
 	double drain_timeout; /* seconds */
 	ErrorPolicy on_permanent_error;

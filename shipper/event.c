@@ -1,62 +1,126 @@
 /*
  * event.c
- *	  A strict scanner for the plugin's event objects.
+ *	  A strict scanner for the plugin's event objects: first a small JSON
+ *	  scanner (RFC 8259), then the schema of format version 1.
  *
- * The Kafka record value must be the payload bytes exactly as the plugin
- * wrote them: a JSON library would parse and re-serialise them, changing
- * numbers such as 1.10 or 12345678901234567890123.  So this scanner
- * validates the whole object and returns where each value lies, and
- * unescapes only the strings the shipper needs as text.
+ * The scanner validates and measures values instead of building a tree,
+ * so the payload's exact bytes can be forwarded and only the strings the
+ * shipper needs are unescaped.  Containers are tracked on an explicit
+ * stack, not by recursion, so no payload nesting depth can exhaust the C
+ * stack (PostgreSQL's json type accepts deeper nesting than any fixed
+ * limit we would pick).
+ *
+ * Strings are validated as JSON requires.  When a string's text is needed,
+ * \u escapes are decoded to UTF-8 with surrogate pairs joined, and an
+ * unpaired surrogate is an error, as it has no UTF-8 form.  Strings that
+ * are only validated (inside a forwarded payload) may hold unpaired
+ * surrogates: the json type keeps them and the shipper forwards bytes as
+ * they are.
+ *
+ * The schema is strict on purpose: an unknown or repeated key, a missing
+ * one, or a value of the wrong type is an error, because the shipper
+ * confirms positions to PostgreSQL on the strength of commit_lsn, seq, last
+ * and end_lsn, and an event it does not fully understand (another format
+ * version, other plugin options) must stop it rather than be half-read.
  */
 #include "event.h"
 
-#include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Deeper payloads are refused rather than risking the stack. */
-#define EVENT_MAX_DEPTH 2000
-
-typedef struct Scanner
+/* A cursor over the event's bytes, and where errors go. */
+typedef struct JsonScanner
 {
-	const char *p;
+	const char *p; /* next byte to read */
 	const char *start;
 	const char *end;
 	char *errstr;
 	size_t errstr_size;
-} Scanner;
+} JsonScanner;
 
-static int
-scan_error(Scanner *s, const char *what)
+static int json_error(JsonScanner *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- JSON ---- */
+
+static void
+json_init(JsonScanner *s, const char *buf, size_t len, char *errstr,
+		  size_t errstr_size)
 {
-	snprintf(s->errstr, s->errstr_size, "%s at byte %ld of the event",
-			 what, (long) (s->p - s->start));
+	s->p = buf;
+	s->start = buf;
+	s->end = buf + len;
+	s->errstr = errstr;
+	s->errstr_size = errstr_size;
+}
+
+/* Formats an error and appends the byte offset it happened at; returns -1. */
+static int
+json_error(JsonScanner *s, const char *fmt, ...)
+{
+	va_list args;
+	size_t used;
+
+	va_start(args, fmt);
+	vsnprintf(s->errstr, s->errstr_size, fmt, args);
+	va_end(args);
+	used = strlen(s->errstr);
+	if (used < s->errstr_size)
+		snprintf(s->errstr + used, s->errstr_size - used, " at byte %ld",
+				 (long) (s->p - s->start));
 	return -1;
 }
 
 static void
-skip_ws(Scanner *s)
+json_skip_ws(JsonScanner *s)
 {
 	while (s->p < s->end &&
 		   (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
 		s->p++;
 }
 
-static int
-expect(Scanner *s, char c)
+/* Whether the next significant byte is c (not consumed). */
+static bool
+json_at(JsonScanner *s, char c)
 {
-	skip_ws(s);
-	if (s->p >= s->end || *s->p != c)
-	{
-		char what[32];
+	json_skip_ws(s);
+	return s->p < s->end && *s->p == c;
+}
 
-		snprintf(what, sizeof(what), "expected '%c'", c);
-		return scan_error(s, what);
-	}
+static int
+json_expect(JsonScanner *s, char c)
+{
+	if (!json_at(s, c))
+		return json_error(s, s->p < s->end ? "expected '%c'" : "expected '%c', found the end", c);
 	s->p++;
 	return 0;
+}
+
+static int
+scan_literal(JsonScanner *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t) (s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+		return json_error(s, "invalid literal");
+	s->p += n;
+	return 0;
+}
+
+/* Consumes a null literal if one comes next. */
+static bool
+json_take_null(JsonScanner *s)
+{
+	json_skip_ws(s);
+	if ((size_t) (s->end - s->p) >= 4 && memcmp(s->p, "null", 4) == 0)
+	{
+		s->p += 4;
+		return true;
+	}
+	return false;
 }
 
 static int
@@ -110,64 +174,71 @@ put_utf8(char *out, unsigned cp)
 	return 4;
 }
 
-/* Reads a \u escape (p at the 'u'), joining surrogate pairs. */
+/*
+ * Reads a \u escape, s->p at the 'u'.  With out, decodes it (joining a
+ * surrogate pair) and appends the UTF-8 bytes at out + *outlen.
+ */
 static int
-unescape_unicode(Scanner *s, char *out, size_t *outlen)
+scan_unicode_escape(JsonScanner *s, char *out, size_t *outlen)
 {
 	unsigned cp;
 	unsigned low;
 
 	if (s->end - s->p < 5 || hex4(s->p + 1, &cp) != 0)
-		return scan_error(s, "invalid \\u escape");
+		return json_error(s, "invalid \\u escape");
 	s->p += 5;
+	if (out == NULL)
+		return 0;
 	if (cp >= 0xD800 && cp <= 0xDBFF)
 	{
 		if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
 			hex4(s->p + 2, &low) != 0 || low < 0xDC00 || low > 0xDFFF)
-			return scan_error(s, "unpaired UTF-16 surrogate in \\u escape");
+			return json_error(s, "unpaired UTF-16 surrogate in \\u escape");
 		s->p += 6;
 		cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
 	}
 	else if (cp >= 0xDC00 && cp <= 0xDFFF)
-		return scan_error(s, "unpaired UTF-16 surrogate in \\u escape");
+		return json_error(s, "unpaired UTF-16 surrogate in \\u escape");
 	*outlen += put_utf8(out + *outlen, cp);
 	return 0;
 }
 
-/*
- * Finds the end of a JSON string's contents (s->p just past the opening
- * quote): returns a pointer to the closing quote, or NULL; sets *escaped
- * when it holds a backslash.
- */
-static const char *
-string_end(const Scanner *s, bool *escaped)
+/* The byte a one-character escape stands for, or -1. */
+static int
+simple_escape(char c)
 {
-	const char *p;
-
-	*escaped = false;
-	for (p = s->p; p < s->end; p++)
+	switch (c)
 	{
-		if (*p == '"')
-			return p;
-		if (*p == '\\')
-		{
-			*escaped = true;
-			p++;
-		}
+		case '"':
+		case '\\':
+		case '/':
+			return c;
+		case 'b':
+			return '\b';
+		case 'f':
+			return '\f';
+		case 'n':
+			return '\n';
+		case 'r':
+			return '\r';
+		case 't':
+			return '\t';
+		default:
+			return -1;
 	}
-	return NULL;
 }
 
-/* Unescapes the contents of a string into buf, up to the closing quote. */
+/* Scans a string's body up to its closing quote; buf may be NULL. */
 static int
-unescape(Scanner *s, const char *close, char *buf, size_t *len)
+scan_string_body(JsonScanner *s, char *buf, size_t *len)
 {
-	while (s->p < close)
+	while (s->p < s->end && *s->p != '"')
 	{
 		unsigned char c = (unsigned char) *s->p;
+		int escaped;
 
 		if (c < 0x20)
-			return scan_error(s, "control character in string");
+			return json_error(s, "control character in string");
 		if (c != '\\')
 		{
 			if (buf)
@@ -175,83 +246,67 @@ unescape(Scanner *s, const char *close, char *buf, size_t *len)
 			s->p++;
 			continue;
 		}
-		s->p++;
-		switch (*s->p)
+		if (++s->p >= s->end)
+			break;
+		if (*s->p == 'u')
 		{
-			case '"':
-			case '\\':
-			case '/':
-				c = (unsigned char) *s->p;
-				break;
-			case 'b':
-				c = '\b';
-				break;
-			case 'f':
-				c = '\f';
-				break;
-			case 'n':
-				c = '\n';
-				break;
-			case 'r':
-				c = '\r';
-				break;
-			case 't':
-				c = '\t';
-				break;
-			case 'u':
-			{
-				char tmp[4];
-				size_t tmplen = 0;
-
-				if (unescape_unicode(s, tmp, &tmplen) != 0)
-					return -1;
-				if (buf)
-				{
-					memcpy(buf + *len, tmp, tmplen);
-					*len += tmplen;
-				}
-				continue;
-			}
-			default:
-				return scan_error(s, "invalid escape in string");
+			if (scan_unicode_escape(s, buf, len) != 0)
+				return -1;
+			continue;
 		}
+		if ((escaped = simple_escape(*s->p)) < 0)
+			return json_error(s, "invalid escape in string");
 		if (buf)
-			buf[(*len)++] = (char) c;
+			buf[(*len)++] = (char) escaped;
 		s->p++;
 	}
+	if (s->p >= s->end)
+		return json_error(s, "unterminated string");
+	s->p++; /* the closing quote */
 	return 0;
 }
 
+/* The closing quote of the string whose contents start at p, or NULL. */
+static const char *
+string_end(const JsonScanner *s, const char *p)
+{
+	for (; p < s->end; p++)
+	{
+		if (*p == '"')
+			return p;
+		if (*p == '\\')
+			p++;
+	}
+	return NULL;
+}
+
 /*
- * Scans a JSON string (s->p at its opening quote).  With out, stores a
- * malloc'd, NUL-terminated unescaped copy and its length; the copy is
- * sized to the string, which unescaping never lengthens.
+ * Scans a string.  With out, stores a malloc'd, NUL-terminated unescaped
+ * copy (owned by the caller) and, with out_len, its length in bytes.  The
+ * copy is sized to the string, which unescaping never lengthens.
  */
 static int
-scan_string(Scanner *s, char **out, size_t *out_len)
+json_string(JsonScanner *s, char **out, size_t *out_len)
 {
-	const char *close;
-	bool escaped;
 	char *buf = NULL;
 	size_t len = 0;
+	const char *close;
 
-	if (expect(s, '"') != 0)
-		return -1;
-	close = string_end(s, &escaped);
-	if (close == NULL)
-		return scan_error(s, "unterminated string");
+	if (!json_at(s, '"'))
+		return json_error(s, "expected a string");
+	s->p++;
 	if (out)
 	{
-		buf = malloc((size_t) (close - s->p) + 1);
-		if (buf == NULL)
-			return scan_error(s, "out of memory");
+		if ((close = string_end(s, s->p)) == NULL)
+			return json_error(s, "unterminated string");
+		if ((buf = malloc((size_t) (close - s->p) + 1)) == NULL)
+			return json_error(s, "out of memory");
 	}
-	if (unescape(s, close, buf, &len) != 0)
+	if (scan_string_body(s, buf, &len) != 0)
 	{
 		free(buf);
 		return -1;
 	}
-	s->p = close + 1;
 	if (out)
 	{
 		buf[len] = '\0';
@@ -262,134 +317,87 @@ scan_string(Scanner *s, char **out, size_t *out_len)
 	return 0;
 }
 
-/*
- * Scans an object key into buf without allocating; a key too long for buf
- * is returned empty, which matches no field and is skipped.
- */
-static int
-scan_key(Scanner *s, char *buf, size_t size)
+static void
+skip_digits(JsonScanner *s)
 {
-	const char *close;
-	bool escaped;
-	size_t len = 0;
-
-	skip_ws(s);
-	if (expect(s, '"') != 0)
-		return -1;
-	close = string_end(s, &escaped);
-	if (close == NULL)
-		return scan_error(s, "unterminated string");
-	if ((size_t) (close - s->p) >= size)
-	{
-		if (unescape(s, close, NULL, &len) != 0)
-			return -1;
-		buf[0] = '\0';
-	}
-	else
-	{
-		if (unescape(s, close, buf, &len) != 0)
-			return -1;
-		buf[len] = '\0';
-	}
-	s->p = close + 1;
-	return 0;
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
 }
 
-static int
-scan_literal(Scanner *s, const char *word)
+static bool
+at_digit(JsonScanner *s)
 {
-	size_t n = strlen(word);
-
-	if ((size_t) (s->end - s->p) < n || memcmp(s->p, word, n) != 0)
-		return scan_error(s, "invalid literal");
-	s->p += n;
-	return 0;
+	return s->p < s->end && *s->p >= '0' && *s->p <= '9';
 }
 
+/* Scans a number exactly as RFC 8259 defines it. */
 static int
-scan_number(Scanner *s)
+scan_number(JsonScanner *s)
 {
-	const char *begin = s->p;
-
 	if (s->p < s->end && *s->p == '-')
 		s->p++;
-	if (s->p >= s->end || *s->p < '0' || *s->p > '9')
-		return scan_error(s, "invalid number");
+	if (!at_digit(s))
+		return json_error(s, "invalid number");
 	if (*s->p == '0')
 		s->p++;
 	else
-		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-			s->p++;
+		skip_digits(s);
 	if (s->p < s->end && *s->p == '.')
 	{
 		s->p++;
-		if (s->p >= s->end || *s->p < '0' || *s->p > '9')
-			return scan_error(s, "invalid number");
-		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-			s->p++;
+		if (!at_digit(s))
+			return json_error(s, "invalid number");
+		skip_digits(s);
 	}
 	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E'))
 	{
 		s->p++;
 		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
 			s->p++;
-		if (s->p >= s->end || *s->p < '0' || *s->p > '9')
-			return scan_error(s, "invalid number");
-		while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-			s->p++;
+		if (!at_digit(s))
+			return json_error(s, "invalid number");
+		skip_digits(s);
 	}
-	return s->p > begin ? 0 : -1;
+	return 0;
 }
 
-static int scan_value(Scanner *s, int depth);
-
+/* Scans an unsigned integer without sign, fraction or exponent. */
 static int
-scan_container(Scanner *s, int depth, char open, char close)
+json_uint(JsonScanner *s, uint64_t *value)
 {
-	if (depth > EVENT_MAX_DEPTH)
-		return scan_error(s, "JSON nested too deeply");
-	s->p++; /* the opening bracket */
-	skip_ws(s);
-	if (s->p < s->end && *s->p == close)
+	const char *begin;
+	uint64_t v = 0;
+
+	json_skip_ws(s);
+	begin = s->p;
+	if (s->p >= s->end || ((*s->p < '0' || *s->p > '9') && *s->p != '-'))
+		return json_error(s, "expected an unsigned integer");
+	if (scan_number(s) != 0)
+		return -1;
+	if (*begin == '-' || (s->p < s->end && *s->p >= '0' && *s->p <= '9'))
+		return json_error(s, "expected an unsigned integer");
+	for (; begin < s->p; begin++)
 	{
-		s->p++;
-		return 0;
+		if (*begin < '0' || *begin > '9')
+			return json_error(s, "expected an unsigned integer");
+		if (v > (UINT64_MAX - 9) / 10)
+			return json_error(s, "integer out of range");
+		v = v * 10 + (uint64_t) (*begin - '0');
 	}
-	for (;;)
-	{
-		if (open == '{')
-		{
-			skip_ws(s);
-			if (scan_string(s, NULL, NULL) != 0 || expect(s, ':') != 0)
-				return -1;
-		}
-		if (scan_value(s, depth + 1) != 0)
-			return -1;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',')
-		{
-			s->p++;
-			continue;
-		}
-		return expect(s, close);
-	}
+	*value = v;
+	return 0;
 }
 
-/* Scans any JSON value, validating it. */
+/* Scans a scalar: string, number or literal. */
 static int
-scan_value(Scanner *s, int depth)
+scan_scalar(JsonScanner *s)
 {
-	skip_ws(s);
 	if (s->p >= s->end)
-		return scan_error(s, "missing value");
+		return json_error(s, "expected a value, found the end");
 	switch (*s->p)
 	{
 		case '"':
-			return scan_string(s, NULL, NULL);
-		case '{':
-			return scan_container(s, depth, '{', '}');
-		case '[':
-			return scan_container(s, depth, '[', ']');
+			return json_string(s, NULL, NULL);
 		case 't':
 			return scan_literal(s, "true");
 		case 'f':
@@ -401,264 +409,471 @@ scan_value(Scanner *s, int depth)
 	}
 }
 
-static bool
-at_null(Scanner *s)
+/* A stack of the closing brackets of the open containers. */
+typedef struct BracketStack
 {
-	skip_ws(s);
-	if ((size_t) (s->end - s->p) >= 4 && memcmp(s->p, "null", 4) == 0)
-	{
-		s->p += 4;
-		return true;
-	}
-	return false;
-}
-
-/* A string or null field: *out is NULL for null. */
-static int
-scan_optional_string(Scanner *s, char **out, size_t *len)
-{
-	if (at_null(s))
-	{
-		*out = NULL;
-		if (len)
-			*len = 0;
-		return 0;
-	}
-	return scan_string(s, out, len);
-}
+	char *items;
+	size_t depth;
+	size_t capacity;
+	char inline_items[64];
+} BracketStack;
 
 static int
-scan_bool(Scanner *s, bool *value)
+bracket_push(JsonScanner *s, BracketStack *stack, char close)
 {
-	skip_ws(s);
-	if (s->p < s->end && *s->p == 't')
+	if (stack->depth == stack->capacity)
 	{
-		*value = true;
-		return scan_literal(s, "true");
+		size_t capacity = stack->capacity * 2;
+		char *items = malloc(capacity);
+
+		if (items == NULL)
+			return json_error(s, "out of memory");
+		memcpy(items, stack->items, stack->depth);
+		if (stack->items != stack->inline_items)
+			free(stack->items);
+		stack->items = items;
+		stack->capacity = capacity;
 	}
-	*value = false;
-	return scan_literal(s, "false");
+	stack->items[stack->depth++] = close;
+	return 0;
 }
 
+/*
+ * After a value: consumes closing brackets and a comma (with the next key
+ * when in an object).  Returns 1 when the outermost value is complete,
+ * 0 when another value follows, -1 on error.
+ */
 static int
-scan_uint(Scanner *s, unsigned long long *value)
+after_value(JsonScanner *s, BracketStack *stack)
 {
-	unsigned long long v = 0;
-	const char *begin;
-
-	skip_ws(s);
-	begin = s->p;
-	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+	while (stack->depth > 0)
 	{
-		if (v > (ULLONG_MAX - 9) / 10)
-			return scan_error(s, "number out of range");
-		v = v * 10 + (unsigned long long) (*s->p - '0');
+		char close = stack->items[stack->depth - 1];
+
+		if (json_at(s, ','))
+		{
+			s->p++;
+			if (close == '}' &&
+				(json_string(s, NULL, NULL) != 0 || json_expect(s, ':') != 0))
+				return -1;
+			return 0;
+		}
+		if (json_expect(s, close) != 0)
+			return -1;
+		stack->depth--;
+	}
+	return 1;
+}
+
+/*
+ * Opens a container, s->p at its bracket.  Returns 1 when it is empty
+ * (and closed again), 0 when a value follows, -1 on error.
+ */
+static int
+open_container(JsonScanner *s, BracketStack *stack)
+{
+	char close = *s->p == '{' ? '}' : ']';
+
+	s->p++;
+	if (json_at(s, close))
+	{
 		s->p++;
+		return 1;
 	}
-	if (s->p == begin)
-		return scan_error(s, "expected an unsigned integer");
-	*value = v;
+	if (bracket_push(s, stack, close) != 0)
+		return -1;
+	if (close == '}' &&
+		(json_string(s, NULL, NULL) != 0 || json_expect(s, ':') != 0))
+		return -1;
+	return 0;
+}
+
+/* Scans and validates any JSON value, however deeply nested. */
+static int
+json_skip_value(JsonScanner *s)
+{
+	BracketStack stack;
+	int rc;
+
+	stack.items = stack.inline_items;
+	stack.depth = 0;
+	stack.capacity = sizeof(stack.inline_items);
+	for (;;)
+	{
+		json_skip_ws(s);
+		if (s->p < s->end && (*s->p == '{' || *s->p == '['))
+			rc = open_container(s, &stack);
+		else
+			rc = scan_scalar(s) == 0 ? 1 : -1;
+		if (rc == 1)
+			rc = after_value(s, &stack);
+		if (rc != 0)
+			break;
+	}
+	if (stack.items != stack.inline_items)
+		free(stack.items);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- The event schema ---- */
+
+typedef enum EventKey
+{
+	KEY_V,
+	KEY_ID,
+	KEY_AGGREGATE_TYPE,
+	KEY_AGGREGATE_ID,
+	KEY_EVENT_TYPE,
+	KEY_PAYLOAD,
+	KEY_PAYLOAD_INVALID,
+	KEY_HEADERS,
+	KEY_CREATED_AT,
+	KEY_COMMIT_LSN,
+	KEY_XID,
+	KEY_COMMIT_TIME,
+	KEY_SEQ,
+	KEY_LAST,
+	KEY_END_LSN,
+	NUM_EVENT_KEYS
+} EventKey;
+
+typedef struct EventKeySpec
+{
+	const char *name;
+	bool required;
+	const char *missing_hint; /* appended when it is missing */
+} EventKeySpec;
+
+/* In the order the plugin writes them (docs/format.md). */
+static const EventKeySpec event_keys[NUM_EVENT_KEYS] = {
+	[KEY_V] = {"v", true, ""},
+	[KEY_ID] = {"id", true, ""},
+	[KEY_AGGREGATE_TYPE] = {"aggregate_type", true, ""},
+	[KEY_AGGREGATE_ID] = {"aggregate_id", true, ""},
+	[KEY_EVENT_TYPE] = {"event_type", true, ""},
+	[KEY_PAYLOAD] = {"payload", true, ""},
+	[KEY_PAYLOAD_INVALID] = {"payload_invalid", false, ""},
+	[KEY_HEADERS] = {"headers", true, ""},
+	[KEY_CREATED_AT] = {"created_at", true, ""},
+	[KEY_COMMIT_LSN] = {"commit_lsn", true,
+						" (the shipper needs the plugin option include-lsn)"},
+	[KEY_XID] = {"xid", false, ""},
+	[KEY_COMMIT_TIME] = {"commit_time", false, ""},
+	[KEY_SEQ] = {"seq", true, ""},
+	[KEY_LAST] = {"last", false, ""},
+	[KEY_END_LSN] = {"end_lsn", false, ""},
+};
+
+static int
+find_key(const char *name, size_t len)
+{
+	int k;
+
+	for (k = 0; k < NUM_EVENT_KEYS; k++)
+		if (strlen(event_keys[k].name) == len &&
+			memcmp(event_keys[k].name, name, len) == 0)
+			return k;
+	return -1;
+}
+
+/* A string or null: *out is NULL for null. */
+static int
+scan_optional_string(JsonScanner *s, const char *key, char **out, size_t *len)
+{
+	if (json_take_null(s))
+		return 0;
+	if (!json_at(s, '"'))
+		return json_error(s, "\"%s\" must be a string or null", key);
+	return json_string(s, out, len);
+}
+
+static int
+scan_required_string(JsonScanner *s, const char *key, char **out, size_t *len)
+{
+	if (!json_at(s, '"'))
+		return json_error(s, "\"%s\" must be a string", key);
+	return json_string(s, out, len);
+}
+
+/* The only value the format allows for payload_invalid and last. */
+static int
+scan_true(JsonScanner *s, const char *key, bool *value)
+{
+	json_skip_ws(s);
+	if ((size_t) (s->end - s->p) < 4 || memcmp(s->p, "true", 4) != 0)
+		return json_error(s, "\"%s\" must be true when present", key);
+	s->p += 4;
+	*value = true;
 	return 0;
 }
 
 static int
-scan_lsn(Scanner *s, Lsn *lsn)
+scan_lsn(JsonScanner *s, const char *key, Lsn *lsn)
 {
 	char *text = NULL;
-	size_t len;
+	size_t len = 0;
 	int rc;
 
-	if (scan_string(s, &text, &len) != 0)
+	if (scan_required_string(s, key, &text, &len) != 0)
 		return -1;
 	rc = lsn_parse(text, len, lsn);
 	free(text);
-	return rc == 0 ? 0 : scan_error(s, "invalid LSN");
+	if (rc != 0)
+		return json_error(s, "\"%s\" is not an LSN", key);
+	return 0;
 }
 
 static int
-add_header(ShipperEvent *event, char *name, char *value, size_t value_len)
+scan_version(JsonScanner *s)
+{
+	uint64_t version;
+
+	if (json_uint(s, &version) != 0)
+		return -1;
+	if (version != 1)
+		return json_error(s, "event format version %llu is not supported by this shipper, which reads version 1",
+						  (unsigned long long) version);
+	return 0;
+}
+
+/* The payload: any JSON value, kept as the bytes the plugin wrote. */
+static int
+scan_payload(JsonScanner *s, ShipperEvent *event)
+{
+	json_skip_ws(s);
+	event->payload = s->p;
+	if (json_skip_value(s) != 0)
+		return -1;
+	event->payload_len = (size_t) (s->p - event->payload);
+	event->payload_null = event->payload_len == 4 &&
+						  memcmp(event->payload, "null", 4) == 0;
+	return 0;
+}
+
+static int
+add_header(JsonScanner *s, ShipperEvent *event, EventHeader *header)
 {
 	EventHeader *grown = realloc(event->headers,
 								 (size_t) (event->nheaders + 1) * sizeof(EventHeader));
 
 	if (grown == NULL)
-		return -1;
+		return json_error(s, "out of memory");
 	event->headers = grown;
-	grown[event->nheaders].name = name;
-	grown[event->nheaders].value = value;
-	grown[event->nheaders].value_len = value_len;
-	event->nheaders++;
+	grown[event->nheaders++] = *header;
 	return 0;
 }
 
-/* Scans the headers object: string values unescaped, others as JSON. */
+/* One "name": value entry; a string value unescaped, others as JSON. */
 static int
-scan_headers(Scanner *s, ShipperEvent *event)
+scan_header_entry(JsonScanner *s, ShipperEvent *event)
 {
-	if (at_null(s))
+	EventHeader header = {NULL, 0, NULL, 0};
+	const char *begin;
+
+	if (json_string(s, &header.name, &header.name_len) != 0 ||
+		json_expect(s, ':') != 0)
+		goto fail;
+	json_skip_ws(s);
+	begin = s->p;
+	if (json_at(s, '"'))
+	{
+		if (json_string(s, &header.value, &header.value_len) != 0)
+			goto fail;
+	}
+	else
+	{
+		if (json_skip_value(s) != 0)
+			goto fail;
+		header.value_len = (size_t) (s->p - begin);
+		if ((header.value = malloc(header.value_len + 1)) == NULL)
+			goto fail;
+		memcpy(header.value, begin, header.value_len);
+		header.value[header.value_len] = '\0';
+	}
+	if (add_header(s, event, &header) == 0)
 		return 0;
-	if (expect(s, '{') != 0)
-		return -1;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == '}')
+fail:
+	free(header.name);
+	free(header.value);
+	return -1;
+}
+
+static int
+scan_headers(JsonScanner *s, ShipperEvent *event)
+{
+	if (json_take_null(s))
+		return 0;
+	if (!json_at(s, '{'))
+		return json_error(s, "\"headers\" must be an object or null");
+	s->p++;
+	if (json_at(s, '}'))
 	{
 		s->p++;
 		return 0;
 	}
 	for (;;)
 	{
-		char *name = NULL;
-		char *value = NULL;
-		size_t value_len = 0;
-
-		skip_ws(s);
-		if (scan_string(s, &name, NULL) != 0 || expect(s, ':') != 0)
-		{
-			free(name);
+		if (scan_header_entry(s, event) != 0)
 			return -1;
-		}
-		skip_ws(s);
-		if (s->p < s->end && *s->p == '"')
-		{
-			if (scan_string(s, &value, &value_len) != 0)
-			{
-				free(name);
-				return -1;
-			}
-		}
-		else
-		{
-			const char *begin = s->p;
-
-			if (scan_value(s, 1) != 0 || (value = malloc((size_t) (s->p - begin) + 1)) == NULL)
-			{
-				free(name);
-				return -1;
-			}
-			value_len = (size_t) (s->p - begin);
-			memcpy(value, begin, value_len);
-			value[value_len] = '\0';
-		}
-		if (add_header(event, name, value, value_len) != 0)
-		{
-			free(name);
-			free(value);
-			return scan_error(s, "out of memory");
-		}
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',')
-		{
-			s->p++;
-			continue;
-		}
-		return expect(s, '}');
+		if (!json_at(s, ','))
+			return json_expect(s, '}');
+		s->p++;
 	}
+}
+
+/* seq is an unsigned long long in the event, a uint64_t in the scanner. */
+static int
+scan_seq(JsonScanner *s, unsigned long long *seq)
+{
+	uint64_t value;
+
+	if (json_uint(s, &value) != 0)
+		return -1;
+	*seq = (unsigned long long) value;
+	return 0;
 }
 
 /* Scans the value of one top-level key into the event. */
 static int
-scan_field(Scanner *s, const char *key, ShipperEvent *event, bool *seen_version,
-		   bool *seen_seq, bool *seen_commit_lsn, bool *seen_end_lsn)
+scan_field(JsonScanner *s, EventKey key, ShipperEvent *event)
 {
-	unsigned long long version;
+	const char *name = event_keys[key].name;
+	uint64_t ignored;
 
-	if (strcmp(key, "v") == 0)
+	switch (key)
 	{
-		if (scan_uint(s, &version) != 0)
-			return -1;
-		if (version != 1)
+		case KEY_V:
+			return scan_version(s);
+		case KEY_ID:
+			return scan_required_string(s, name, &event->id, &event->id_len);
+		case KEY_AGGREGATE_TYPE:
+			return scan_optional_string(s, name, &event->aggregate_type,
+										&event->aggregate_type_len);
+		case KEY_AGGREGATE_ID:
+			return scan_optional_string(s, name, &event->aggregate_id,
+										&event->aggregate_id_len);
+		case KEY_EVENT_TYPE:
+			return scan_optional_string(s, name, &event->event_type,
+										&event->event_type_len);
+		case KEY_PAYLOAD:
+			return scan_payload(s, event);
+		case KEY_PAYLOAD_INVALID:
+			return scan_true(s, name, &event->payload_invalid);
+		case KEY_HEADERS:
+			return scan_headers(s, event);
+		case KEY_CREATED_AT:
+			return scan_optional_string(s, name, NULL, NULL);
+		case KEY_COMMIT_LSN:
+			return scan_lsn(s, name, &event->commit_lsn);
+		case KEY_XID:
+			return json_uint(s, &ignored);
+		case KEY_COMMIT_TIME:
+			return scan_required_string(s, name, NULL, NULL);
+		case KEY_SEQ:
+			return scan_seq(s, &event->seq);
+		case KEY_LAST:
+			return scan_true(s, name, &event->last);
+		case KEY_END_LSN:
+			return scan_lsn(s, name, &event->end_lsn);
+		case NUM_EVENT_KEYS:
+			break;
+	}
+	return json_error(s, "internal error: unhandled key");
+}
+
+/*
+ * Reads an object key into buf (NUL-terminated) without allocating.  A key
+ * too long for buf is cut short there: no known key is that long.
+ */
+static int
+scan_key(JsonScanner *s, char *buf, size_t size, size_t *len)
+{
+	const char *close;
+
+	if (!json_at(s, '"'))
+		return json_error(s, "expected a string");
+	if ((close = string_end(s, s->p + 1)) == NULL)
+		return json_error(s, "unterminated string");
+	if ((size_t) (close - s->p) >= size)
+	{
+		snprintf(buf, size, "%.*s", (int) (size - 1), s->p + 1);
+		*len = size; /* matches no key */
+		return json_string(s, NULL, NULL);
+	}
+	s->p++;
+	*len = 0;
+	if (scan_string_body(s, buf, len) != 0)
+		return -1;
+	buf[*len] = '\0';
+	return 0;
+}
+
+/* Reads one "key": value pair, refusing unknown and repeated keys. */
+static int
+scan_member(JsonScanner *s, ShipperEvent *event, bool *seen)
+{
+	const char *at;
+	char name[32];
+	size_t len;
+	int key;
+
+	json_skip_ws(s);
+	at = s->p;
+	if (scan_key(s, name, sizeof(name), &len) != 0)
+		return -1;
+	key = find_key(name, len);
+	if (key < 0 || seen[key])
+	{
+		s->p = at;
+		return json_error(s, key < 0 ? "unknown key \"%s\" in event" : "repeated key \"%s\" in event",
+						  name);
+	}
+	seen[key] = true;
+	if (json_expect(s, ':') != 0)
+		return -1;
+	return scan_field(s, (EventKey) key, event);
+}
+
+/* Checks what the keys say together, once all are read. */
+static int
+check_event(JsonScanner *s, ShipperEvent *event, const bool *seen)
+{
+	int k;
+
+	for (k = 0; k < NUM_EVENT_KEYS; k++)
+		if (event_keys[k].required && !seen[k])
 		{
-			snprintf(s->errstr, s->errstr_size,
-					 "event format version %llu is not supported by this shipper (it reads version 1)",
-					 version);
+			snprintf(s->errstr, s->errstr_size, "event has no \"%s\"%s",
+					 event_keys[k].name, event_keys[k].missing_hint);
 			return -1;
 		}
-		*seen_version = true;
-		return 0;
-	}
-	if (strcmp(key, "id") == 0)
-		return scan_optional_string(s, &event->id, NULL);
-	if (strcmp(key, "aggregate_type") == 0)
-		return scan_optional_string(s, &event->aggregate_type, NULL);
-	if (strcmp(key, "aggregate_id") == 0)
-		return scan_optional_string(s, &event->aggregate_id, &event->aggregate_id_len);
-	if (strcmp(key, "event_type") == 0)
-		return scan_optional_string(s, &event->event_type, NULL);
-	if (strcmp(key, "payload") == 0)
+	if (event->last != seen[KEY_END_LSN])
 	{
-		skip_ws(s);
-		event->payload = s->p;
-		if (scan_value(s, 1) != 0)
-			return -1;
-		event->payload_len = (size_t) (s->p - event->payload);
-		event->payload_null = event->payload_len == 4 &&
-							  memcmp(event->payload, "null", 4) == 0;
-		return 0;
+		snprintf(s->errstr, s->errstr_size,
+				 event->last ? "the last event of a transaction has no \"end_lsn\"" : "\"end_lsn\" on an event that is not its transaction's last");
+		return -1;
 	}
-	if (strcmp(key, "payload_invalid") == 0)
-		return scan_bool(s, &event->payload_invalid);
-	if (strcmp(key, "headers") == 0)
-		return scan_headers(s, event);
-	if (strcmp(key, "commit_lsn") == 0)
+	if (event->payload_invalid && event->payload[0] != '"')
 	{
-		*seen_commit_lsn = true;
-		return scan_lsn(s, &event->commit_lsn);
+		snprintf(s->errstr, s->errstr_size,
+				 "\"payload_invalid\" is set but the payload is not a string");
+		return -1;
 	}
-	if (strcmp(key, "end_lsn") == 0)
-	{
-		*seen_end_lsn = true;
-		return scan_lsn(s, &event->end_lsn);
-	}
-	if (strcmp(key, "seq") == 0)
-	{
-		*seen_seq = true;
-		return scan_uint(s, &event->seq);
-	}
-	if (strcmp(key, "last") == 0)
-		return scan_bool(s, &event->last);
-	/* created_at, xid, commit_time, and keys of later minor versions */
-	return scan_value(s, 1);
+	return 0;
 }
 
 /* A payload_invalid event ships the text the plugin put in a string. */
 static int
-unescape_invalid_payload(Scanner *s, ShipperEvent *event)
+unescape_invalid_payload(JsonScanner *s, ShipperEvent *event)
 {
-	Scanner sub = *s;
-	size_t len;
+	JsonScanner sub;
+	size_t len = 0;
 
-	if (event->payload == NULL || event->payload_len == 0 || event->payload[0] != '"')
-		return scan_error(s, "payload_invalid is set but the payload is not a string");
-	sub.p = event->payload;
-	sub.end = event->payload + event->payload_len;
-	if (scan_string(&sub, &event->payload_copy, &len) != 0)
+	json_init(&sub, event->payload, event->payload_len, s->errstr, s->errstr_size);
+	if (json_string(&sub, &event->payload_copy, &len) != 0)
 		return -1;
 	event->payload = event->payload_copy;
 	event->payload_len = len;
-	return 0;
-}
-
-static int
-check_required(Scanner *s, ShipperEvent *event, bool seen_version, bool seen_seq,
-			   bool seen_commit_lsn, bool seen_end_lsn)
-{
-	const char *missing = NULL;
-
-	if (!seen_version)
-		missing = "v";
-	else if (event->payload == NULL)
-		missing = "payload";
-	else if (!seen_seq)
-		missing = "seq";
-	else if (!seen_commit_lsn)
-		missing = "commit_lsn (is the plugin option include-lsn off?)";
-	else if (event->last && !seen_end_lsn)
-		missing = "end_lsn";
-	if (missing)
-	{
-		snprintf(s->errstr, s->errstr_size, "event has no \"%s\"", missing);
-		return -1;
-	}
 	return 0;
 }
 
@@ -666,42 +881,31 @@ int
 event_parse(const char *json, size_t len, ShipperEvent *event,
 			char *errstr, size_t errstr_size)
 {
-	Scanner s = {json, json, json + len, errstr, errstr_size};
-	bool seen_version = false;
-	bool seen_seq = false;
-	bool seen_commit_lsn = false;
-	bool seen_end_lsn = false;
+	JsonScanner s;
+	bool seen[NUM_EVENT_KEYS] = {false};
 
 	memset(event, 0, sizeof(*event));
-	if (expect(&s, '{') != 0)
+	json_init(&s, json, len, errstr, errstr_size);
+	if (json_expect(&s, '{') != 0)
 		goto fail;
 	for (;;)
 	{
-		char key[32];
-
-		if (scan_key(&s, key, sizeof(key)) != 0 || expect(&s, ':') != 0 ||
-			scan_field(&s, key, event, &seen_version, &seen_seq,
-					   &seen_commit_lsn, &seen_end_lsn) != 0)
+		if (scan_member(&s, event, seen) != 0)
 			goto fail;
-		skip_ws(&s);
-		if (s.p < s.end && *s.p == ',')
-		{
-			s.p++;
-			continue;
-		}
-		if (expect(&s, '}') != 0)
-			goto fail;
-		break;
+		if (!json_at(&s, ','))
+			break;
+		s.p++;
 	}
-	skip_ws(&s);
+	if (json_expect(&s, '}') != 0)
+		goto fail;
+	json_skip_ws(&s);
 	if (s.p != s.end)
 	{
-		scan_error(&s, "trailing bytes after the event");
+		json_error(&s, "unexpected bytes after the event");
 		goto fail;
 	}
-	if (check_required(&s, event, seen_version, seen_seq, seen_commit_lsn, seen_end_lsn) != 0)
-		goto fail;
-	if (event->payload_invalid && unescape_invalid_payload(&s, event) != 0)
+	if (check_event(&s, event, seen) != 0 ||
+		(event->payload_invalid && unescape_invalid_payload(&s, event) != 0))
 		goto fail;
 	return 0;
 

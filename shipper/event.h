@@ -1,7 +1,12 @@
 /*
  * event.h
- *	  One outbox_pg event, parsed from the plugin's JSON (docs/format.md).
- *	  Pure: bytes in, fields out.
+ *	  One outbox_pg event, parsed from the plugin's compact JSON object
+ *	  (docs/format.md, version 1).  Pure: bytes in, fields out, no I/O.
+ *
+ * The Kafka record value must be the payload exactly as the plugin wrote
+ * it, so the payload is returned as a span of the input, never
+ * re-serialised (a JSON library would turn 1.10 into 1.1 and round big
+ * integers).  Only the strings the shipper needs as text are unescaped.
  */
 #ifndef SHIPPER_EVENT_H
 #define SHIPPER_EVENT_H
@@ -13,27 +18,34 @@
 
 typedef struct EventHeader
 {
-	char *name; /* unescaped, NUL-terminated */
-	char *value; /* string values unescaped; others as JSON */
+	char *name; /* unescaped, NUL-terminated, owned */
+	size_t name_len;
+	char *value; /* string values unescaped; others as their
+								 * compact JSON text; owned */
 	size_t value_len;
 } EventHeader;
 
 /*
- * Strings are unescaped copies owned by the event (NULL for JSON null);
- * payload points into the parsed buffer, as the plugin wrote it, except
- * for a payload_invalid event, whose payload is the unescaped string the
- * plugin flagged (owned by the event).
+ * Strings are unescaped, NUL-terminated copies owned by the event, NULL
+ * for JSON null; their lengths count bytes, as a string may hold \u0000.
+ *
+ * payload points into the parsed buffer (the JSON value as written), except
+ * for a payload_invalid event, whose payload is the unescaped text of the
+ * string the plugin wrote (owned by the event, in payload_copy).
  */
 typedef struct ShipperEvent
 {
-	char *id;
+	char *id; /* never NULL after a successful parse */
+	size_t id_len;
 	char *aggregate_type;
+	size_t aggregate_type_len;
 	char *aggregate_id;
 	size_t aggregate_id_len;
 	char *event_type;
+	size_t event_type_len;
 	const char *payload;
 	size_t payload_len;
-	bool payload_null;
+	bool payload_null; /* the payload is JSON null */
 	bool payload_invalid;
 	char *payload_copy;
 	EventHeader *headers;
@@ -44,6 +56,11 @@ typedef struct ShipperEvent
 	bool last;
 } ShipperEvent;
 
+/*
+ * Parses one event.  On success the event refers into json, which must
+ * outlive it; free it with event_free.  On failure nothing is left to free
+ * and errstr says what is wrong and at which byte.
+ */
 extern int event_parse(const char *json, size_t len, ShipperEvent *event,
 					   char *errstr, size_t errstr_size);
 extern void event_free(ShipperEvent *event);

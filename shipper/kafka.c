@@ -3,63 +3,85 @@
  *	  The producer.
  *
  * Defaults: idempotent, acks=all, the Java client's partitioner for keyed
- * records (murmur2), lz4, a short linger, and no message timeout: while
- * Kafka is unreachable librdkafka keeps retrying and nothing is confirmed.
- * Any librdkafka property can override them.
+ * records (murmur2_random: same partition for the same key as Java
+ * producers; keyless records spread at random), lz4 (built into every
+ * librdkafka), a 5 ms linger, and no message timeout (message.timeout.ms=0):
+ * while Kafka is unreachable librdkafka retries for ever, reading pauses at
+ * the in-flight caps, nothing is confirmed and WAL waits in the slot.  A
+ * finite timeout would only turn an outage into a restart that ships the
+ * same events again, and idempotent retries keep the order that a restart
+ * could not.  Any librdkafka property overrides these.
  *
  * An event Kafka refuses for good (too large, invalid topic name,
- * authorisation) is either fatal (policy stop: nothing after it is
+ * authorisation) is either the end (policy stop: nothing from it on is
  * confirmed, the shipper exits naming it) or goes to the dead-letter topic
- * with the error in headers, and counts as delivered once that record is.
- * Sizes and topic names are checked before producing, so an event that
- * would fail for those reasons never lets later events overtake it.
+ * with the error in headers, and counts as delivered once that record is
+ * acknowledged.  Sizes and topic names are checked before producing, so
+ * such an event fails before it is queued and later events of its key
+ * cannot overtake it.
  */
 #include "kafka.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "log.h"
 #include "topic.h"
 
+/* Transient errors from error_cb: one log line per code per interval. */
+#define ERROR_LOG_INTERVAL_USEC (30 * INT64_C(1000000))
+
 /* What a produced record carries until its delivery report. */
 typedef struct Delivery
 {
 	TrackerTxn txn;
-	size_t bytes;
+	size_t bytes; /* as counted by the tracker */
 	char *id;
 	Lsn commit_lsn;
-	unsigned long long seq;
+	uint64_t seq;
 	bool dead_letter; /* this is the dead-letter record */
-	char *envelope; /* kept for dead-lettering, if that policy is on */
+	/* Kept for the dead-letter record, under that policy only: */
+	char *envelope;
 	size_t envelope_len;
 	char *key;
 	size_t key_len;
+	char *event_type;
+	char *aggregate_type;
+	char topic[TOPIC_NAME_MAX + 1]; /* the intended topic, if known */
 } Delivery;
 
 struct Kafka
 {
 	const ShipperConfig *config;
-	rd_kafka_t *rk;
 	Tracker *tracker;
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *main_queue;
+	int wake_fds[2]; /* librdkafka writes when reports wait */
 	size_t max_message_bytes;
-	char failure[1024]; /* set once: the reason to stop */
-	long delivered;
-	long dead_lettered;
+	bool closing; /* purging: reports only free */
+	long delivered; /* acknowledged on their own topic */
+	long dead_lettered; /* acknowledged on the dead-letter topic */
+	int last_error;
+	int64_t last_error_at;
+	char failure[1024]; /* set once: why the shipper must stop */
 };
 
-static const char *const defaults[][2] = {
-	{"enable.idempotence", "true"},
-	{"acks", "all"},
-	{"partitioner", "murmur2_random"},
-	{"compression.codec", "lz4"},
-	{"linger.ms", "5"},
-	{"message.timeout.ms", "0"},
-	{"client.id", "outbox-shipper"},
-};
+static int64_t
+now_usec(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
+}
 
 static void
 delivery_free(Delivery *d)
@@ -69,15 +91,25 @@ delivery_free(Delivery *d)
 	free(d->id);
 	free(d->envelope);
 	free(d->key);
+	free(d->event_type);
+	free(d->aggregate_type);
 	free(d);
 }
 
+static void set_failure(Kafka *kafka, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Records the first reason to stop; later ones are consequences. */
 static void
-set_failure(Kafka *kafka, const char *fmt, const char *a, const char *b,
-			const char *c)
+set_failure(Kafka *kafka, const char *fmt, ...)
 {
-	if (kafka->failure[0] == '\0')
-		snprintf(kafka->failure, sizeof(kafka->failure), fmt, a, b, c);
+	va_list args;
+
+	if (kafka->failure[0] != '\0')
+		return;
+	va_start(args, fmt);
+	vsnprintf(kafka->failure, sizeof(kafka->failure), fmt, args);
+	va_end(args);
 }
 
 /* Errors no retry will cure, for a given record. */
@@ -87,10 +119,11 @@ permanent(rd_kafka_resp_err_t err)
 	switch (err)
 	{
 		case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+		case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+		case RD_KAFKA_RESP_ERR_INVALID_RECORD:
 		case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
 		case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-		case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-		case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+		case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
 		case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
 		case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
 		case RD_KAFKA_RESP_ERR__INVALID_ARG:
@@ -100,25 +133,127 @@ permanent(rd_kafka_resp_err_t err)
 	}
 }
 
-static KafkaStatus dead_letter(Kafka *kafka, Delivery *d, const char *error,
-							   const char *code);
+static char *
+copy_bytes(const char *data, size_t len)
+{
+	char *copy = malloc(len + 1);
 
-/* The permanent-error policy, for a record that cannot be delivered. */
+	if (copy != NULL)
+	{
+		if (len > 0)
+			memcpy(copy, data, len);
+		copy[len] = '\0';
+	}
+	return copy;
+}
+
+static const char *
+or_null(const char *s)
+{
+	return s ? s : "(null)";
+}
+
+/* Adds one header; a NULL value is a null header. */
+static void
+add_header(rd_kafka_headers_t *h, const char *name, const char *value,
+		   size_t value_len)
+{
+	rd_kafka_header_add(h, name, -1, value, value ? (ssize_t) value_len : 0);
+}
+
+static void
+add_position_headers(rd_kafka_headers_t *h, Lsn commit_lsn, uint64_t seq)
+{
+	char lsn[LSN_TEXT_SIZE];
+	char seqtext[24];
+
+	lsn_format(commit_lsn, lsn);
+	snprintf(seqtext, sizeof(seqtext), "%llu", (unsigned long long) seq);
+	add_header(h, "outbox_commit_lsn", lsn, strlen(lsn));
+	add_header(h, "outbox_seq", seqtext, strlen(seqtext));
+}
+
+/*
+ * The dead-letter record's headers: what identifies the event, where it
+ * was going, and why it did not get there.
+ */
+static rd_kafka_headers_t *
+dead_letter_headers(const Delivery *d, const char *error, const char *code,
+					bool value_omitted)
+{
+	rd_kafka_headers_t *h = rd_kafka_headers_new(10);
+
+	add_header(h, "id", d->id, d->id ? strlen(d->id) : 0);
+	add_header(h, "event_type", d->event_type, d->event_type ? strlen(d->event_type) : 0);
+	add_header(h, "aggregate_type", d->aggregate_type,
+			   d->aggregate_type ? strlen(d->aggregate_type) : 0);
+	add_position_headers(h, d->commit_lsn, d->seq);
+	if (d->topic[0] != '\0')
+		add_header(h, "outbox_topic", d->topic, strlen(d->topic));
+	add_header(h, "outbox_error", error, strlen(error));
+	add_header(h, "outbox_error_code", code, strlen(code));
+	if (value_omitted)
+		add_header(h, "outbox_value_omitted", "too large", strlen("too large"));
+	return h;
+}
+
+/*
+ * Produces d's envelope to the dead-letter topic, with the error in
+ * headers; d then travels with that record.  An event refused for its size
+ * would be refused again: its dead-letter record says so and leaves the
+ * value out (the event is still in the outbox table, for outbox.replay()).
+ * Inside a delivery report a full queue cannot be waited for, so there it
+ * stops the shipper.
+ */
 static KafkaStatus
-refuse(Kafka *kafka, Delivery *d, const char *error, const char *code)
+dead_letter(Kafka *kafka, Delivery *d, const char *error, const char *code,
+			bool in_report)
+{
+	bool omit = kafka->max_message_bytes > 0 &&
+				d->envelope_len + d->key_len > kafka->max_message_bytes / 2;
+	rd_kafka_headers_t *h = dead_letter_headers(d, error, code, omit);
+	rd_kafka_resp_err_t err;
+
+	d->dead_letter = true;
+	err = rd_kafka_producev(kafka->rk,
+							RD_KAFKA_V_TOPIC(kafka->config->dead_letter_topic),
+							RD_KAFKA_V_KEY(d->key, d->key_len),
+							RD_KAFKA_V_VALUE(omit ? NULL : d->envelope, omit ? 0 : d->envelope_len),
+							RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+							RD_KAFKA_V_HEADERS(h),
+							RD_KAFKA_V_OPAQUE(d),
+							RD_KAFKA_V_END);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return KAFKA_QUEUED;
+	rd_kafka_headers_destroy(h);
+	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !in_report)
+	{
+		delivery_free(d);
+		return KAFKA_QUEUE_FULL;
+	}
+	set_failure(kafka, "could not produce event %s to dead-letter topic %s: %s",
+				or_null(d->id), kafka->config->dead_letter_topic, rd_kafka_err2str(err));
+	delivery_free(d);
+	return KAFKA_FAILED;
+}
+
+/* The permanent-error policy, for a record Kafka will never take. */
+static KafkaStatus
+refuse(Kafka *kafka, Delivery *d, const char *error, const char *code,
+	   bool in_report)
 {
 	char lsn[LSN_TEXT_SIZE];
 
 	lsn_format(d->commit_lsn, lsn);
 	if (kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER && !d->dead_letter)
 	{
-		log_warning("event %s (commit LSN %s) refused by Kafka: %s; sending it to dead-letter topic %s",
-					d->id ? d->id : "(null id)", lsn, error,
+		log_warning("event %s (commit LSN %s) refused: %s; sending it to dead-letter topic %s",
+					or_null(d->id), lsn, error,
 					kafka->config->dead_letter_topic);
-		return dead_letter(kafka, d, error, code);
+		return dead_letter(kafka, d, error, code, in_report);
 	}
-	set_failure(kafka, "event %s (commit LSN %s) cannot be delivered: %s; stopping without confirming it",
-				d->id ? d->id : "(null id)", lsn, error);
+	set_failure(kafka, "event %s (commit LSN %s) cannot be delivered%s: %s; stopping without confirming it or anything after it",
+				or_null(d->id), lsn, d->dead_letter ? " to the dead-letter topic" : "", error);
 	delivery_free(d);
 	return KAFKA_FAILED;
 }
@@ -128,9 +263,12 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
 	Kafka *kafka = opaque;
 	Delivery *d = msg->_private;
+	char lsn[LSN_TEXT_SIZE];
 
 	(void) rk;
-	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (kafka->closing)
+		delivery_free(d);
+	else if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		tracker_ack(kafka->tracker, d->txn, d->bytes);
 		if (d->dead_letter)
@@ -138,17 +276,17 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 		else
 			kafka->delivered++;
 		delivery_free(d);
-		return;
 	}
-	if (permanent(msg->err))
+	else if (permanent(msg->err))
+		(void) refuse(kafka, d, rd_kafka_err2str(msg->err), rd_kafka_err2name(msg->err), true);
+	else
 	{
-		refuse(kafka, d, rd_kafka_err2str(msg->err), rd_kafka_err2name(msg->err));
-		return;
+		/* A configured message.timeout.ms expired, or the producer failed. */
+		lsn_format(d->commit_lsn, lsn);
+		set_failure(kafka, "delivery of event %s (commit LSN %s) failed: %s; stopping without confirming it (it is shipped again on restart)",
+					or_null(d->id), lsn, rd_kafka_err2str(msg->err));
+		delivery_free(d);
 	}
-	/* Only a fatal producer state or a configured timeout get here. */
-	set_failure(kafka, "delivery of event %s failed: %s%s",
-				d->id ? d->id : "(null id)", rd_kafka_err2str(msg->err), "");
-	delivery_free(d);
 }
 
 static void
@@ -156,39 +294,84 @@ on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	Kafka *kafka = opaque;
 	char fatal[512];
+	int64_t now = now_usec();
 
 	if (err == RD_KAFKA_RESP_ERR__FATAL)
 	{
 		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-		set_failure(kafka, "fatal Kafka producer error: %s%s%s", fatal, "", "");
+		set_failure(kafka, "fatal Kafka producer error: %s", fatal);
 		return;
 	}
-	/* Brokers down, and the like: librdkafka retries, we say so. */
-	log_warning("Kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
+	/* Brokers down and the like: librdkafka retries; say so, not too often. */
+	if (err == kafka->last_error && now - kafka->last_error_at < ERROR_LOG_INTERVAL_USEC)
+		return;
+	kafka->last_error = err;
+	kafka->last_error_at = now;
+	log_warning("Kafka: %s: %s (retrying; nothing is confirmed meanwhile)",
+				rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
 }
 
-/* librdkafka's own log lines go through ours, with their level. */
+/*
+ * librdkafka's own log lines (from its threads) go through ours.  Broker
+ * connection failures ("FAIL") also reach on_error, which logs them once
+ * per interval, so here they are debug lines.
+ */
 static void
 on_log(const rd_kafka_t *rk, int level, const char *facility, const char *buf)
 {
+	LogLevel ours = level <= 3 ? LOG_ERROR : level <= 4 ? LOG_WARNING
+										 : level <= 6   ? LOG_INFO
+														: LOG_DEBUG;
+
 	(void) rk;
-	log_message(level <= 3 ? LOG_ERROR : level <= 5 ? LOG_WARNING
-									 : level == 6   ? LOG_INFO
-													: LOG_DEBUG,
-				"Kafka %s: %s", facility, buf);
+	if (strcmp(facility, "FAIL") == 0)
+		ours = LOG_DEBUG;
+	log_message(ours, "Kafka %s: %s", facility, buf);
 }
 
+/* Sets one property; the error names it and where it came from. */
 static int
 conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
-		 char *errstr, size_t errstr_size)
+		 const char *origin, char *errstr, size_t errstr_size)
 {
 	char err[512];
 
-	if (rd_kafka_conf_set(conf, name, value, err, sizeof(err)) != RD_KAFKA_CONF_OK)
-	{
-		snprintf(errstr, errstr_size, "invalid Kafka property %s: %s", name, err);
+	if (rd_kafka_conf_set(conf, name, value, err, sizeof(err)) == RD_KAFKA_CONF_OK)
+		return 0;
+	/* librdkafka may quote the value: never show a secret one. */
+	if (config_is_secret(name) && *value && strstr(err, value) != NULL)
+		snprintf(err, sizeof(err), "invalid value (not shown: secret)");
+	snprintf(errstr, errstr_size, "invalid Kafka property %s (%s): %s", name, origin, err);
+	return -1;
+}
+
+static int
+set_defaults(rd_kafka_conf_t *conf, const ShipperConfig *config, char *errstr,
+			 size_t errstr_size)
+{
+	static const char *const defaults[][2] = {
+		{"enable.idempotence", "true"},
+		{"acks", "all"},
+		{"partitioner", "murmur2_random"},
+		{"compression.codec", "lz4"},
+		{"linger.ms", "5"},
+		{"message.timeout.ms", "0"},
+		{"client.id", "outbox-shipper"},
+	};
+	char queue_size[32];
+	long long messages = config->max_inflight_events * 2 + 10000;
+	size_t i;
+
+	for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		if (conf_set(conf, defaults[i][0], defaults[i][1], "default", errstr, errstr_size) != 0)
+			return -1;
+	/* Room for the in-flight cap, dead-letter records and old retries. */
+	snprintf(queue_size, sizeof(queue_size), "%lld", messages > 10000000 ? 10000000 : messages);
+	if (conf_set(conf, "queue.buffering.max.messages", queue_size, "default", errstr, errstr_size) != 0)
 		return -1;
-	}
+	if (config->brokers &&
+		conf_set(conf, "bootstrap.servers", config->brokers, "--brokers", errstr, errstr_size) != 0)
+		return -1;
 	return 0;
 }
 
@@ -199,20 +382,14 @@ build_conf(Kafka *kafka, char *errstr, size_t errstr_size)
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char value[64];
 	size_t value_size = sizeof(value);
-	size_t i;
-	int j;
+	int i;
 
-	for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-		if (conf_set(conf, defaults[i][0], defaults[i][1], errstr, errstr_size) != 0)
-			goto fail;
-	if (config->brokers &&
-		conf_set(conf, "bootstrap.servers", config->brokers, errstr, errstr_size) != 0)
+	if (set_defaults(conf, config, errstr, errstr_size) != 0)
 		goto fail;
-	for (j = 0; j < config->nkafka; j++)
-		if (conf_set(conf, config->kafka[j].name, config->kafka[j].value,
-					 errstr, errstr_size) != 0)
+	for (i = 0; i < config->nkafka; i++)
+		if (conf_set(conf, config->kafka[i].name, config->kafka[i].value,
+					 config->kafka[i].origin, errstr, errstr_size) != 0)
 			goto fail;
-
 	if (rd_kafka_conf_get(conf, "message.max.bytes", value, &value_size) == RD_KAFKA_CONF_OK)
 		kafka->max_message_bytes = (size_t) strtoul(value, NULL, 10);
 	rd_kafka_conf_set_opaque(conf, kafka);
@@ -226,6 +403,29 @@ fail:
 	return NULL;
 }
 
+/* Lets the main loop sleep on a descriptor until reports wait. */
+static int
+enable_wakeups(Kafka *kafka, char *errstr, size_t errstr_size)
+{
+	int i;
+
+	if (pipe(kafka->wake_fds) != 0)
+	{
+		snprintf(errstr, errstr_size, "could not create a pipe: %s", strerror(errno));
+		kafka->wake_fds[0] = kafka->wake_fds[1] = -1;
+		return -1;
+	}
+	/* librdkafka must never block writing it, nor we reading it. */
+	for (i = 0; i < 2; i++)
+	{
+		fcntl(kafka->wake_fds[i], F_SETFL, fcntl(kafka->wake_fds[i], F_GETFL) | O_NONBLOCK);
+		fcntl(kafka->wake_fds[i], F_SETFD, FD_CLOEXEC);
+	}
+	kafka->main_queue = rd_kafka_queue_get_main(kafka->rk);
+	rd_kafka_queue_io_event_enable(kafka->main_queue, kafka->wake_fds[1], "1", 1);
+	return 0;
+}
+
 Kafka *
 kafka_create(const ShipperConfig *config, Tracker *tracker, char *errstr,
 			 size_t errstr_size)
@@ -234,10 +434,15 @@ kafka_create(const ShipperConfig *config, Tracker *tracker, char *errstr,
 	rd_kafka_conf_t *conf;
 	char err[512];
 
+	if (kafka == NULL)
+	{
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
 	kafka->config = config;
 	kafka->tracker = tracker;
-	conf = build_conf(kafka, errstr, errstr_size);
-	if (conf == NULL)
+	kafka->wake_fds[0] = kafka->wake_fds[1] = -1;
+	if ((conf = build_conf(kafka, errstr, errstr_size)) == NULL)
 	{
 		free(kafka);
 		return NULL;
@@ -250,43 +455,66 @@ kafka_create(const ShipperConfig *config, Tracker *tracker, char *errstr,
 		free(kafka);
 		return NULL;
 	}
+	if (enable_wakeups(kafka, errstr, errstr_size) != 0)
+	{
+		kafka_destroy(kafka);
+		return NULL;
+	}
 	return kafka;
 }
 
+/*
+ * Purges what is still queued (the caller drained first, with a bound:
+ * those events stay unconfirmed in the slot) and frees everything.
+ */
 void
 kafka_destroy(Kafka *kafka)
 {
 	if (kafka == NULL)
 		return;
-	/* Undelivered records are dropped here: the caller drained first. */
+	kafka->closing = true;
 	rd_kafka_purge(kafka->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-	rd_kafka_poll(kafka->rk, 0);
+	/* Serves the purged records' reports, which free their Delivery. */
+	rd_kafka_flush(kafka->rk, 5000);
+	if (kafka->main_queue)
+		rd_kafka_queue_destroy(kafka->main_queue);
 	rd_kafka_destroy(kafka->rk);
+	if (kafka->wake_fds[0] >= 0)
+	{
+		close(kafka->wake_fds[0]);
+		close(kafka->wake_fds[1]);
+	}
 	free(kafka);
 }
 
+/* The main record's headers (see docs): the event's, then its position. */
 static rd_kafka_headers_t *
-build_headers(const ShipperEvent *event, const char *extra_name, const char *extra_value)
+event_headers(const ShipperEvent *event)
 {
-	rd_kafka_headers_t *h = rd_kafka_headers_new((size_t) event->nheaders + 7);
-	char lsn[LSN_TEXT_SIZE];
-	char seq[24];
+	rd_kafka_headers_t *h = rd_kafka_headers_new((size_t) event->nheaders + 5);
 	int i;
 
-	rd_kafka_header_add(h, "id", -1, event->id, event->id ? -1 : 0);
-	rd_kafka_header_add(h, "event_type", -1, event->event_type, event->event_type ? -1 : 0);
-	rd_kafka_header_add(h, "aggregate_type", -1, event->aggregate_type,
-						event->aggregate_type ? -1 : 0);
+	add_header(h, "id", event->id, event->id_len);
+	add_header(h, "event_type", event->event_type, event->event_type_len);
+	add_header(h, "aggregate_type", event->aggregate_type, event->aggregate_type_len);
 	for (i = 0; i < event->nheaders; i++)
-		rd_kafka_header_add(h, event->headers[i].name, -1, event->headers[i].value,
-							(ssize_t) event->headers[i].value_len);
-	lsn_format(event->commit_lsn, lsn);
-	snprintf(seq, sizeof(seq), "%llu", event->seq);
-	rd_kafka_header_add(h, "outbox_commit_lsn", -1, lsn, -1);
-	rd_kafka_header_add(h, "outbox_seq", -1, seq, -1);
-	if (extra_name)
-		rd_kafka_header_add(h, extra_name, -1, extra_value, -1);
+		rd_kafka_header_add(h, event->headers[i].name, (ssize_t) event->headers[i].name_len,
+							event->headers[i].value, (ssize_t) event->headers[i].value_len);
+	add_position_headers(h, event->commit_lsn, event->seq);
 	return h;
+}
+
+/* Bytes of a record as message.max.bytes counts them, near enough. */
+static size_t
+record_size(const ShipperEvent *event, size_t value_len)
+{
+	size_t size = value_len + event->aggregate_id_len + event->id_len +
+				  event->event_type_len + event->aggregate_type_len + 128;
+	int i;
+
+	for (i = 0; i < event->nheaders; i++)
+		size += event->headers[i].name_len + event->headers[i].value_len + 8;
+	return size;
 }
 
 static Delivery *
@@ -294,116 +522,72 @@ delivery_new(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 			 size_t envelope_len, TrackerTxn txn)
 {
 	Delivery *d = calloc(1, sizeof(Delivery));
+	bool ok;
 
+	if (d == NULL)
+		return NULL;
 	d->txn = txn;
 	d->bytes = envelope_len;
-	d->id = event->id ? strdup(event->id) : NULL;
 	d->commit_lsn = event->commit_lsn;
 	d->seq = event->seq;
-	if (kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER)
+	ok = (d->id = copy_bytes(event->id, event->id_len)) != NULL;
+	if (ok && kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER)
 	{
-		d->envelope = malloc(envelope_len);
-		memcpy(d->envelope, envelope, envelope_len);
+		ok = (d->envelope = copy_bytes(envelope, envelope_len)) != NULL;
 		d->envelope_len = envelope_len;
-		if (event->aggregate_id)
-		{
-			d->key = malloc(event->aggregate_id_len);
-			memcpy(d->key, event->aggregate_id, event->aggregate_id_len);
-			d->key_len = event->aggregate_id_len;
-		}
+		if (ok && event->aggregate_id)
+			ok = (d->key = copy_bytes(event->aggregate_id, event->aggregate_id_len)) != NULL;
+		d->key_len = event->aggregate_id_len;
+		if (ok && event->event_type)
+			ok = (d->event_type = strdup(event->event_type)) != NULL;
+		if (ok && event->aggregate_type)
+			ok = (d->aggregate_type = strdup(event->aggregate_type)) != NULL;
+	}
+	if (!ok)
+	{
+		delivery_free(d);
+		return NULL;
 	}
 	return d;
 }
 
-/*
- * Produces d's envelope to the dead-letter topic, with the error in
- * headers.  This runs inside a delivery report, where blocking on a full
- * queue could never end, so a full queue here stops the shipper (it is
- * far larger than the in-flight cap).
- */
-static KafkaStatus
-dead_letter(Kafka *kafka, Delivery *d, const char *error, const char *code)
-{
-	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-	char lsn[LSN_TEXT_SIZE];
-	rd_kafka_resp_err_t err;
-
-	lsn_format(d->commit_lsn, lsn);
-	rd_kafka_header_add(h, "id", -1, d->id, d->id ? -1 : 0);
-	rd_kafka_header_add(h, "outbox_error", -1, error, -1);
-	rd_kafka_header_add(h, "outbox_error_code", -1, code, -1);
-	rd_kafka_header_add(h, "outbox_commit_lsn", -1, lsn, -1);
-	d->dead_letter = true;
-	/*
-	 * An event refused for its size would be refused again: its
-	 * dead-letter record says so and leaves the value out; the event is
-	 * still in the outbox table for outbox.replay().
-	 */
-	if (kafka->max_message_bytes > 0 &&
-		d->envelope_len + d->key_len > kafka->max_message_bytes / 2)
-	{
-		rd_kafka_header_add(h, "outbox_value_omitted", -1, "too large", -1);
-		d->envelope_len = 0;
-	}
-	err = rd_kafka_producev(kafka->rk,
-							RD_KAFKA_V_TOPIC(kafka->config->dead_letter_topic),
-							RD_KAFKA_V_KEY(d->key, d->key_len),
-							RD_KAFKA_V_VALUE(d->envelope_len ? d->envelope : NULL, d->envelope_len),
-							RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-							RD_KAFKA_V_HEADERS(h),
-							RD_KAFKA_V_OPAQUE(d),
-							RD_KAFKA_V_END);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-	{
-		rd_kafka_headers_destroy(h);
-		set_failure(kafka, "could not produce to dead-letter topic %s: %s%s",
-					kafka->config->dead_letter_topic, rd_kafka_err2str(err), "");
-		delivery_free(d);
-		return KAFKA_FAILED;
-	}
-	return KAFKA_QUEUED;
-}
-
+/* Hands one event to librdkafka; see KafkaStatus. */
 KafkaStatus
 kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 			  size_t envelope_len, TrackerTxn txn)
 {
-	char topic[TOPIC_NAME_MAX + 1];
+	bool envelope_mode = kafka->config->value_mode == VALUE_ENVELOPE;
+	const char *value = envelope_mode ? envelope : event->payload_null ? NULL
+																	   : event->payload;
+	size_t value_len = value == NULL ? 0 : envelope_mode ? envelope_len
+														 : event->payload_len;
 	char err[512];
-	const char *value;
-	size_t value_len;
 	Delivery *d;
 	rd_kafka_headers_t *h;
 	rd_kafka_resp_err_t rc;
 
 	if (kafka->failure[0] != '\0')
 		return KAFKA_FAILED;
-	d = delivery_new(kafka, event, envelope, envelope_len, txn);
-	if (kafka->config->value_mode == VALUE_ENVELOPE)
+	if ((d = delivery_new(kafka, event, envelope, envelope_len, txn)) == NULL)
 	{
-		value = envelope;
-		value_len = envelope_len;
+		set_failure(kafka, "out of memory producing event %s", event->id);
+		return KAFKA_FAILED;
 	}
-	else
-	{
-		value = event->payload_null ? NULL : event->payload;
-		value_len = event->payload_null ? 0 : event->payload_len;
-	}
-
 	if (topic_render(kafka->config->topic_template, event->aggregate_type,
-					 event->event_type, topic, err, sizeof(err)) != 0)
-		return refuse(kafka, d, err, "INVALID_TOPIC");
-	if (kafka->max_message_bytes > 0 &&
-		value_len + event->aggregate_id_len > kafka->max_message_bytes)
+					 event->event_type, d->topic, err, sizeof(err)) != 0)
+	{
+		d->topic[0] = '\0';
+		return refuse(kafka, d, err, "INVALID_TOPIC", false);
+	}
+	if (kafka->max_message_bytes > 0 && record_size(event, value_len) > kafka->max_message_bytes)
 	{
 		snprintf(err, sizeof(err), "record of %zu bytes is larger than message.max.bytes (%zu)",
-				 value_len + event->aggregate_id_len, kafka->max_message_bytes);
-		return refuse(kafka, d, err, "MSG_SIZE_TOO_LARGE");
+				 record_size(event, value_len), kafka->max_message_bytes);
+		return refuse(kafka, d, err, "MSG_SIZE_TOO_LARGE", false);
 	}
-
-	h = build_headers(event, NULL, NULL);
+	h = event_headers(event);
 	rc = rd_kafka_producev(kafka->rk,
-						   RD_KAFKA_V_TOPIC(topic),
+						   RD_KAFKA_V_TOPIC(d->topic),
 						   RD_KAFKA_V_KEY(event->aggregate_id, event->aggregate_id_len),
 						   RD_KAFKA_V_VALUE((void *) value, value_len),
 						   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -411,7 +595,9 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 						   RD_KAFKA_V_OPAQUE(d),
 						   RD_KAFKA_V_END);
 	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
 		return KAFKA_QUEUED;
+	}
 	rd_kafka_headers_destroy(h);
 	if (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 	{
@@ -419,18 +605,24 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 		return KAFKA_QUEUE_FULL;
 	}
 	if (permanent(rc))
-		return refuse(kafka, d, rd_kafka_err2str(rc), rd_kafka_err2name(rc));
-	set_failure(kafka, "could not produce event %s: %s%s", d->id ? d->id : "(null id)",
-				rd_kafka_err2str(rc), "");
+		return refuse(kafka, d, rd_kafka_err2str(rc), rd_kafka_err2name(rc), false);
+	set_failure(kafka, "could not produce event %s: %s", or_null(d->id), rd_kafka_err2str(rc));
 	delivery_free(d);
 	return KAFKA_FAILED;
 }
 
-/* Serves delivery reports and errors. */
-void
-kafka_poll(Kafka *kafka, int timeout_ms)
+/* Readable when delivery reports or errors wait; then call kafka_serve. */
+int
+kafka_wait_fd(const Kafka *kafka)
 {
-	rd_kafka_poll(kafka->rk, timeout_ms);
+	return kafka->wake_fds[0];
+}
+
+/* Serves delivery reports and errors that are waiting; never blocks. */
+void
+kafka_serve(Kafka *kafka)
+{
+	kafka_poll(kafka, 0);
 }
 
 /* Why the shipper must stop, or NULL. */
@@ -440,10 +632,22 @@ kafka_failure(const Kafka *kafka)
 	return kafka->failure[0] ? kafka->failure : NULL;
 }
 
+/* Records librdkafka has not yet reported on. */
 int
 kafka_outq_len(Kafka *kafka)
 {
 	return rd_kafka_outq_len(kafka->rk);
+}
+
+/* Serves reports and errors, waiting up to timeout_ms for the first. */
+void
+kafka_poll(Kafka *kafka, int timeout_ms)
+{
+	char buf[256];
+
+	while (read(kafka->wake_fds[0], buf, sizeof(buf)) > 0)
+		;
+	rd_kafka_poll(kafka->rk, timeout_ms);
 }
 
 long
@@ -458,6 +662,7 @@ kafka_dead_lettered(const Kafka *kafka)
 	return kafka->dead_lettered;
 }
 
+/* The librdkafka handle, for tests that inject faults into it. */
 struct rd_kafka_s *
 kafka_handle(Kafka *kafka)
 {

@@ -2,6 +2,10 @@
  * kafka.h
  *	  Producing events to Kafka (librdkafka), with the permanent-error
  *	  policy.  Acknowledged events are reported to the tracker.
+ *
+ *	  Ownership: the Kafka handle keeps pointers to config and tracker,
+ *	  which must outlive it.  kafka_produce copies what it needs from the
+ *	  event and the envelope.
  */
 #ifndef SHIPPER_KAFKA_H
 #define SHIPPER_KAFKA_H
@@ -17,8 +21,8 @@ typedef struct Kafka Kafka;
 
 typedef enum KafkaStatus
 {
-	KAFKA_QUEUED = 0,
-	KAFKA_QUEUE_FULL = 1, /* poll, then try again */
+	KAFKA_QUEUED = 0, /* handed over (or to the dead-letter topic) */
+	KAFKA_QUEUE_FULL = 1, /* serve reports, then try again */
 	KAFKA_FAILED = -1 /* stop: see kafka_failure() */
 } KafkaStatus;
 
@@ -28,6 +32,8 @@ extern void kafka_destroy(Kafka *kafka);
 extern KafkaStatus kafka_produce(Kafka *kafka, const ShipperEvent *event,
 								 const char *envelope, size_t envelope_len,
 								 TrackerTxn txn);
+extern int kafka_wait_fd(const Kafka *kafka);
+extern void kafka_serve(Kafka *kafka);
 extern void kafka_poll(Kafka *kafka, int timeout_ms);
 extern const char *kafka_failure(const Kafka *kafka);
 extern int kafka_outq_len(Kafka *kafka);

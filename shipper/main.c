@@ -3,10 +3,19 @@
  *	  outbox-shipper: argv, signals, and the loop that moves events from
  *	  the replication slot to Kafka.
  *
- * Only this file exits.  Exit status: 0 after a clean stop (SIGTERM or
- * SIGINT, everything acknowledged and confirmed), 1 on a configuration
- * error or an event that cannot be delivered, 2 when the drain on stop
- * timed out (the undelivered events stay in the slot).
+ * One thread (librdkafka's own aside): the loop reads the stream until the
+ * in-flight caps are reached, hands each event to librdkafka, serves its
+ * delivery reports (which feed the tracker), and sends the tracker's
+ * confirmed position to PostgreSQL: on the status interval, at once when
+ * the server asks, and soon after the position advances.  It sleeps in
+ * poll() on the replication socket and librdkafka's wake-up descriptor, with
+ * a timeout to the next status deadline.
+ *
+ * Only this file exits.  Exit status: 0 after SIGTERM or SIGINT with
+ * everything acknowledged and confirmed; 1 on a configuration error, an
+ * event that cannot be delivered, or a fatal error; 2 when Kafka did not
+ * acknowledge everything within the drain timeout (the rest stays in the
+ * slot and is shipped again on restart).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -19,14 +28,20 @@
 #include "event.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "stream.h"
 #include "tracker.h"
 
-#define SHIPPER_VERSION "0.1.0"
-
-/* Status updates after the confirmed position moved, at most this often. */
+/* After the confirmed position moved, status updates at most this often. */
 #define CONFIRM_MIN_INTERVAL_USEC 100000
-#define BACKOFF_MAX_SECONDS 30
+/* The longest sleep, so a signal is noticed soon even if it raced poll(). */
+#define MAX_WAIT_MS 500
+/* Messages read in a row before serving Kafka and status updates again. */
+#define READ_BATCH 1000
+#define RECONNECT_BACKOFF_MAX_MS 30000
+#define SLOT_BUSY_BACKOFF_MAX_MS 5000
+/* A stream that lasted this long resets the reconnect backoff. */
+#define STABLE_STREAM_USEC (60 * INT64_C(1000000))
 
 extern char **environ;
 
@@ -42,10 +57,14 @@ on_stop_signal(int signo)
 typedef struct Shipper
 {
 	ShipperConfig config;
+	ShipperCounters counters;
 	Stream *stream;
 	Tracker *tracker;
 	Kafka *kafka;
-	Lsn sent_position; /* last confirmed position sent */
+	char system_id[32]; /* of the last connection's server */
+	bool said_duplicates;
+	bool paused;
+	Lsn sent_position; /* the position last sent to the server */
 	int64_t sent_at;
 	int64_t next_status_at;
 	char errstr[1024];
@@ -53,6 +72,7 @@ typedef struct Shipper
 
 typedef enum RunResult
 {
+	RUN_CONTINUE,
 	RUN_STOPPED, /* a stop was requested */
 	RUN_LOST, /* the connection broke: reconnect */
 	RUN_FAILED /* an event cannot be shipped: exit */
@@ -67,7 +87,16 @@ now_usec(void)
 	return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-/* Sends the confirmed position: now if forced, else when due. */
+static int64_t
+status_interval_usec(const Shipper *s)
+{
+	return (int64_t) (s->config.status_interval * 1e6);
+}
+
+/*
+ * Sends the confirmed position when forced, when the interval is up, or
+ * when it advanced (at most every CONFIRM_MIN_INTERVAL_USEC).
+ */
 static int
 send_status(Shipper *s, bool force)
 {
@@ -76,213 +105,374 @@ send_status(Shipper *s, bool force)
 	char lsn[LSN_TEXT_SIZE];
 
 	if (!force && now < s->next_status_at &&
-		(confirmed == s->sent_position || now - s->sent_at < CONFIRM_MIN_INTERVAL_USEC))
+		(confirmed <= s->sent_position || now - s->sent_at < CONFIRM_MIN_INTERVAL_USEC))
 		return 0;
 	if (stream_send_status(s->stream, confirmed, s->errstr, sizeof(s->errstr)) != 0)
 		return -1;
 	if (confirmed != s->sent_position)
 	{
 		lsn_format(confirmed, lsn);
-		log_debug("confirmed %s", lsn);
+		log_debug("confirmed %s to PostgreSQL", lsn);
 	}
+	s->counters.status_updates++;
+	s->counters.confirmed_lsn = confirmed;
 	s->sent_position = confirmed;
 	s->sent_at = now;
-	s->next_status_at = now + (int64_t) (s->config.status_interval * 1e6);
+	s->next_status_at = now + status_interval_usec(s);
 	return 0;
 }
 
-/* Parses one plugin message and hands it to Kafka; -1 means stop. */
+/* How long the loop may sleep before a status update is due. */
 static int
+wait_ms(Shipper *s)
+{
+	int64_t now = now_usec();
+	int64_t next = s->next_status_at;
+	int64_t ms;
+
+	if (tracker_confirmed(s->tracker) > s->sent_position &&
+		s->sent_at + CONFIRM_MIN_INTERVAL_USEC < next)
+		next = s->sent_at + CONFIRM_MIN_INTERVAL_USEC;
+	ms = (next - now + 999) / 1000;
+	return ms < 0 ? 0 : ms > MAX_WAIT_MS ? MAX_WAIT_MS
+										 : (int) ms;
+}
+
+/* Hands a parsed event to Kafka, waiting (and serving) while its queue is full. */
+static RunResult
+produce(Shipper *s, const ShipperEvent *event, const WalMessage *msg, TrackerTxn txn)
+{
+	KafkaStatus status;
+
+	while ((status = kafka_produce(s->kafka, event, msg->data, msg->data_len, txn)) == KAFKA_QUEUE_FULL)
+	{
+		if (stream_wait(s->stream, false, kafka_wait_fd(s->kafka), MAX_WAIT_MS,
+						s->errstr, sizeof(s->errstr)) != 0)
+			return RUN_LOST;
+		kafka_serve(s->kafka);
+		if (send_status(s, false) != 0)
+			return RUN_LOST;
+		if (stop_requested)
+			return RUN_STOPPED;
+	}
+	return status == KAFKA_FAILED ? RUN_FAILED : RUN_CONTINUE;
+}
+
+/* Parses one plugin message, tracks it and ships it. */
+static RunResult
 ship_event(Shipper *s, const WalMessage *msg)
 {
 	ShipperEvent event;
-	TrackerTxn txn;
-	KafkaStatus status;
+	TrackerTxn txn = 0;
+	TrackerAddResult added;
+	RunResult result = RUN_CONTINUE;
 	char lsn[LSN_TEXT_SIZE];
 
+	lsn_format(msg->wal_start, lsn);
 	if (event_parse(msg->data, msg->data_len, &event, s->errstr, sizeof(s->errstr)) != 0)
 	{
-		lsn_format(msg->wal_start, lsn);
-		log_error("malformed event from the slot at %s: %s; nothing after it is confirmed",
+		log_error("malformed event from the slot at %s: %s; stopping without confirming it",
 				  lsn, s->errstr);
-		return -1;
+		return RUN_FAILED;
 	}
-	txn = tracker_add_event(s->tracker, event.commit_lsn, msg->data_len);
-	if (event.last)
-		tracker_end_txn(s->tracker, txn, event.end_lsn);
-	while ((status = kafka_produce(s->kafka, &event, msg->data, msg->data_len, txn)) == KAFKA_QUEUE_FULL)
-		kafka_poll(s->kafka, 100);
+	s->counters.events_received++;
+	s->counters.bytes_received += msg->data_len;
+	added = tracker_add(s->tracker, event.commit_lsn, event.seq, event.last,
+						event.end_lsn, msg->data_len, &txn, s->errstr, sizeof(s->errstr));
+	if (added == TRACKER_ERROR)
+	{
+		log_error("event %s from the slot at %s: %s; stopping without confirming it",
+				  event.id, lsn, s->errstr);
+		result = RUN_FAILED;
+	}
+	else if (added == TRACKER_SKIP)
+		s->counters.events_skipped++;
+	else
+		result = produce(s, &event, msg, txn);
 	event_free(&event);
-	return status == KAFKA_FAILED ? -1 : 0;
+	return result;
 }
 
+/*
+ * A keepalive's walEnd is everything the walsender has decoded, so when
+ * nothing is in flight the tracker may confirm it (an idle outbox must not
+ * pin WAL).  XLogData's walEnd is not used that way: it is the position of
+ * the very record being shipped, possibly the end of its transaction,
+ * which must wait for Kafka.
+ */
+static RunResult
+handle_keepalive(Shipper *s, const WalMessage *msg)
+{
+	s->counters.keepalives++;
+	s->counters.server_lsn = msg->wal_end;
+	tracker_server_position(s->tracker, msg->wal_end);
+	if (msg->reply_requested && send_status(s, true) != 0)
+		return RUN_LOST;
+	return RUN_CONTINUE;
+}
+
+/* Reads what the stream has buffered, up to READ_BATCH messages. */
+static RunResult
+read_messages(Shipper *s, int *nread)
+{
+	WalMessage msg;
+	RunResult result = RUN_CONTINUE;
+	int rc;
+
+	for (*nread = 0; *nread < READ_BATCH && result == RUN_CONTINUE; (*nread)++)
+	{
+		rc = stream_read(s->stream, &msg, s->errstr, sizeof(s->errstr));
+		if (rc == 0)
+			break;
+		if (rc < 0)
+			return RUN_LOST;
+		if (msg.type == WAL_MESSAGE_KEEPALIVE)
+			result = handle_keepalive(s, &msg);
+		else
+			result = ship_event(s, &msg);
+	}
+	return result;
+}
+
+/* Whether the in-flight caps say to stop reading for now. */
 static bool
 over_caps(Shipper *s)
 {
-	return tracker_inflight_events(s->tracker) >= (size_t) s->config.max_inflight_events ||
-		   tracker_inflight_bytes(s->tracker) >= (size_t) s->config.max_inflight_bytes;
+	bool over = tracker_inflight_events(s->tracker) >= (size_t) s->config.max_inflight_events ||
+				tracker_inflight_bytes(s->tracker) >= (size_t) s->config.max_inflight_bytes;
+
+	if (over && !s->paused)
+	{
+		s->counters.pauses++;
+		log_info("in-flight limit reached (%zu events, %zu bytes): reading paused until Kafka catches up",
+				 tracker_inflight_events(s->tracker), tracker_inflight_bytes(s->tracker));
+	}
+	else if (!over && s->paused)
+		log_info("reading resumed");
+	s->paused = over;
+	return over;
 }
 
 /* Streams until a stop, a lost connection or a failure. */
 static RunResult
 run_stream(Shipper *s)
 {
-	WalMessage msg;
-	int rc;
-	bool paused = false;
+	RunResult result;
+	int nread;
+	bool paused;
 
-	s->next_status_at = now_usec() + (int64_t) (s->config.status_interval * 1e6);
 	for (;;)
 	{
-		kafka_poll(s->kafka, 0);
+		kafka_serve(s->kafka);
 		if (kafka_failure(s->kafka))
 			return RUN_FAILED;
 		if (stop_requested)
 			return RUN_STOPPED;
 		if (send_status(s, false) != 0)
 			return RUN_LOST;
-		if (over_caps(s))
+		/* When paused, the socket is left unread: TCP pushes back. */
+		paused = over_caps(s);
+		if (!paused)
 		{
-			/* Paused: Kafka catches up; status updates keep us alive. */
-			if (!paused)
-				log_info("in-flight limit reached (%zu events, %zu bytes): reading paused",
-						 tracker_inflight_events(s->tracker),
-						 tracker_inflight_bytes(s->tracker));
-			paused = true;
-			kafka_poll(s->kafka, 100);
-			continue;
+			if ((result = read_messages(s, &nread)) != RUN_CONTINUE)
+				return result;
+			if (nread > 0)
+				continue;
 		}
-		if (paused)
-			log_info("reading resumed");
-		paused = false;
-		rc = stream_read(s->stream, 100, &msg, s->errstr, sizeof(s->errstr));
-		if (rc < 0)
+		if (stream_wait(s->stream, !paused, kafka_wait_fd(s->kafka), wait_ms(s),
+						s->errstr, sizeof(s->errstr)) != 0)
 			return RUN_LOST;
-		if (rc == 0)
-			continue;
-		if (msg.type == WAL_MESSAGE_KEEPALIVE)
-		{
-			tracker_server_position(s->tracker, msg.wal_end);
-			if (msg.reply_requested && send_status(s, true) != 0)
-				return RUN_LOST;
-			continue;
-		}
-		if (ship_event(s, &msg) != 0)
-			return RUN_FAILED;
 	}
 }
 
-/* Waits for Kafka to acknowledge what is in flight, keeping the connection. */
+/*
+ * Waits for Kafka to acknowledge what is in flight, at most the drain
+ * timeout, still confirming what it acknowledges.  True when all was.
+ */
 static bool
 drain(Shipper *s)
 {
 	int64_t deadline = now_usec() + (int64_t) (s->config.drain_timeout * 1e6);
+	int64_t left;
 
-	while (kafka_outq_len(s->kafka) > 0 && now_usec() < deadline && !kafka_failure(s->kafka))
+	kafka_serve(s->kafka);
+	while (kafka_outq_len(s->kafka) > 0 && (left = deadline - now_usec()) > 0)
 	{
-		kafka_poll(s->kafka, 100);
-		if (stream_connected(s->stream))
-			(void) send_status(s, false);
+		int ms = wait_ms(s);
+
+		if (left / 1000 < ms)
+			ms = (int) (left / 1000);
+		(void) stream_wait(s->stream, false, kafka_wait_fd(s->kafka), ms,
+						   s->errstr, sizeof(s->errstr));
+		kafka_serve(s->kafka);
+		if (stream_connected(s->stream) && send_status(s, false) != 0)
+			log_warning("%s", s->errstr);
 	}
-	kafka_poll(s->kafka, 0);
 	return kafka_outq_len(s->kafka) == 0;
 }
 
-/* Sleeps up to seconds, waking early on a stop request. */
+/* Sleeps up to ms, waking early on a stop request. */
 static void
-sleep_interruptible(int seconds)
+sleep_interruptible(int ms)
 {
-	int i;
+	int64_t deadline = now_usec() + (int64_t) ms * 1000;
 
-	for (i = 0; i < seconds * 10 && !stop_requested; i++)
+	while (!stop_requested && now_usec() < deadline)
 	{
-		struct timespec ts = {0, 100 * 1000 * 1000};
+		struct timespec ts = {0, 50 * 1000 * 1000};
 
 		nanosleep(&ts, NULL);
 	}
 }
 
-/* Connects, waiting and retrying as long as it makes sense. */
 static int
-connect_with_backoff(Shipper *s)
+next_backoff(int backoff_ms, int max_ms)
 {
-	int backoff = 1;
+	return backoff_ms * 2 > max_ms ? max_ms : backoff_ms * 2;
+}
+
+/*
+ * Connects, retrying with capped backoff: for ever while the server is
+ * unreachable or the slot is held by another shipper (hot standby), never
+ * on a configuration error.  Returns 0 when streaming, 1 when a stop was
+ * requested, -1 on a fatal error.
+ */
+static int
+connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
+{
 	bool said_busy = false;
+	int busy_ms = 1000;
 
 	while (!stop_requested)
 	{
-		StreamStatus status = stream_connect(s->stream, s->errstr, sizeof(s->errstr));
-
-		switch (status)
+		switch (stream_connect(s->stream, info, s->errstr, sizeof(s->errstr)))
 		{
 			case STREAM_OK:
-				log_info("streaming slot \"%s\"", s->config.slot);
+				if (said_busy)
+					log_info("slot \"%s\" is free now: taking over", s->config.slot);
 				return 0;
 			case STREAM_FATAL:
 				log_error("%s", s->errstr);
 				return -1;
 			case STREAM_SLOT_BUSY:
-				/* hot standby: the other shipper holds the slot */
 				if (!said_busy)
-					log_info("waiting for slot \"%s\": %s", s->config.slot, s->errstr);
+					log_info("waiting for slot \"%s\": in use by PID %d (%s)", s->config.slot,
+							 info->busy_pid, s->errstr);
 				said_busy = true;
-				sleep_interruptible(backoff);
-				backoff = backoff * 2 > 5 ? 5 : backoff * 2;
+				sleep_interruptible(busy_ms);
+				busy_ms = next_backoff(busy_ms, SLOT_BUSY_BACKOFF_MAX_MS);
 				break;
 			case STREAM_RETRY:
-				log_warning("%s; retrying in %d s", s->errstr, backoff);
-				sleep_interruptible(backoff);
-				backoff = backoff * 2 > BACKOFF_MAX_SECONDS ? BACKOFF_MAX_SECONDS : backoff * 2;
+				log_warning("%s; retrying in %.1f s", s->errstr, *backoff_ms / 1000.0);
+				sleep_interruptible(*backoff_ms);
+				*backoff_ms = next_backoff(*backoff_ms, RECONNECT_BACKOFF_MAX_MS);
 				break;
 		}
 	}
 	return 1;
 }
 
+/*
+ * A new connection streams from the slot's confirmed position: what was in
+ * flight will come again, and is forgotten here.
+ */
+static void
+on_connected(Shipper *s, const StreamInfo *info)
+{
+	bool same_server = strcmp(s->system_id, info->system_id) == 0;
+	size_t inflight = tracker_inflight_events(s->tracker);
+	char slot_lsn[LSN_TEXT_SIZE];
+	char server_lsn[LSN_TEXT_SIZE];
+
+	if (s->system_id[0] != '\0' && !same_server)
+		log_warning("connected to another PostgreSQL system (%s, was %s): resuming from the slot's position",
+					info->system_id, s->system_id);
+	if (inflight > 0 && !s->said_duplicates)
+	{
+		log_warning("%zu events were in flight when the connection was lost; PostgreSQL sends them again and they may reach Kafka twice (at-least-once; duplicates keep their id); said once",
+					inflight);
+		s->said_duplicates = true;
+	}
+	tracker_restart(s->tracker, info->slot_confirmed, same_server);
+	snprintf(s->system_id, sizeof(s->system_id), "%s", info->system_id);
+	s->counters.connections++;
+	s->sent_position = info->slot_confirmed;
+	s->sent_at = 0;
+	s->next_status_at = now_usec() + status_interval_usec(s);
+	lsn_format(info->slot_confirmed, slot_lsn);
+	lsn_format(info->server_lsn, server_lsn);
+	log_info("streaming slot \"%s\"%s on %s (system %s, timeline %u) from %s; server at %s",
+			 s->config.slot, info->slot_created ? " (created)" : "", info->server,
+			 info->system_id, info->timeline, slot_lsn, server_lsn);
+	if (info->wal_sender_timeout_ms > 0 &&
+		s->config.status_interval * 1000 * 2 > info->wal_sender_timeout_ms)
+		log_warning("--status-interval %.1f s is more than half the server's wal_sender_timeout (%d ms): the server may drop the connection",
+					s->config.status_interval, info->wal_sender_timeout_ms);
+}
+
+/* Drains, sends the final position, and says how it ended; the exit status. */
+static int
+shut_down(Shipper *s, bool failed)
+{
+	char lsn[LSN_TEXT_SIZE];
+	int pending = kafka_outq_len(s->kafka);
+	bool drained;
+
+	if (pending > 0)
+		log_info("waiting up to %.0f s for Kafka to acknowledge %d records",
+				 s->config.drain_timeout, pending);
+	drained = drain(s);
+	if (stream_connected(s->stream) && send_status(s, true) != 0)
+		log_warning("could not send the final position: %s", s->errstr);
+	lsn_format(tracker_confirmed(s->tracker), lsn);
+	stream_close(s->stream);
+	if (!drained)
+		log_error("%d records not acknowledged by Kafka within %.0f s; they stay in the slot and are shipped again on restart",
+				  kafka_outq_len(s->kafka), s->config.drain_timeout);
+	s->counters.events_delivered = (uint64_t) kafka_delivered(s->kafka);
+	s->counters.events_dead_lettered = (uint64_t) kafka_dead_lettered(s->kafka);
+	log_info("stopped: %llu events delivered, %llu dead-lettered; %llu received, %llu skipped as confirmed before; confirmed %s",
+			 (unsigned long long) s->counters.events_delivered,
+			 (unsigned long long) s->counters.events_dead_lettered,
+			 (unsigned long long) s->counters.events_received,
+			 (unsigned long long) s->counters.events_skipped, lsn);
+	if (failed)
+		return 1;
+	return drained ? 0 : 2;
+}
+
 /* The connect-stream-reconnect loop; returns the exit status. */
 static int
 run(Shipper *s)
 {
-	for (;;)
-	{
-		RunResult result;
-		int rc = connect_with_backoff(s);
+	StreamInfo info;
+	int backoff_ms = 1000;
+	int64_t started;
+	RunResult result = RUN_STOPPED;
+	int rc;
 
-		if (rc < 0)
-			return 1;
-		if (rc > 0)
-			break; /* stopped while connecting */
-		/* The server resends everything after the confirmed position. */
-		tracker_reset(s->tracker);
+	while ((rc = connect_with_backoff(s, &info, &backoff_ms)) == 0)
+	{
+		on_connected(s, &info);
+		started = now_usec();
 		result = run_stream(s);
-		if (result == RUN_FAILED)
-		{
-			if (kafka_failure(s->kafka))
-				log_error("%s", kafka_failure(s->kafka));
-			drain(s);
-			if (stream_connected(s->stream))
-				(void) send_status(s, true);
-			return 1;
-		}
-		if (result == RUN_STOPPED)
+		if (result != RUN_LOST)
 			break;
-		log_warning("%s; reconnecting (events not yet confirmed will be shipped again)", s->errstr);
+		log_warning("%s; reconnecting", s->errstr);
 		stream_close(s->stream);
+		/* A connection that breaks at once must not be retried in a tight loop. */
+		if (now_usec() - started > STABLE_STREAM_USEC)
+			backoff_ms = 1000;
+		sleep_interruptible(backoff_ms);
+		backoff_ms = next_backoff(backoff_ms, RECONNECT_BACKOFF_MAX_MS);
 	}
-
-	log_info("stopping: waiting up to %.0f s for Kafka to acknowledge %d records",
-			 s->config.drain_timeout, kafka_outq_len(s->kafka));
-	if (!drain(s))
-	{
-		log_error("%d records not acknowledged by Kafka within %.0f s; they stay in the slot",
-				  kafka_outq_len(s->kafka), s->config.drain_timeout);
-		if (stream_connected(s->stream))
-			(void) send_status(s, true);
-		return 2;
-	}
-	if (stream_connected(s->stream) && send_status(s, true) != 0)
-		log_warning("%s", s->errstr);
-	return 0;
+	if (rc < 0)
+		return shut_down(s, true);
+	if (result == RUN_FAILED && kafka_failure(s->kafka))
+		log_error("%s", kafka_failure(s->kafka));
+	if (result == RUN_STOPPED)
+		log_info("stop requested");
+	return shut_down(s, result == RUN_FAILED);
 }
 
 static void
@@ -290,64 +480,82 @@ log_settings(const ShipperConfig *config)
 {
 	int i;
 
-	log_info("outbox-shipper %s: slot \"%s\", topic template \"%s\", value %s, on permanent error %s",
+	log_info("outbox-shipper %s: slot \"%s\", topic template \"%s\", value %s, on permanent error %s%s%s",
 			 SHIPPER_VERSION, config->slot, config->topic_template,
 			 config->value_mode == VALUE_ENVELOPE ? "envelope" : "payload",
-			 config->on_permanent_error == ON_ERROR_STOP ? "stop" : "dead-letter");
+			 config->on_permanent_error == ON_ERROR_STOP ? "stop" : "dead-letter to ",
+			 config->on_permanent_error == ON_ERROR_STOP ? "" : config->dead_letter_topic,
+			 "");
+	log_debug("in-flight caps %lld events, %lld bytes; status interval %.1f s; drain timeout %.1f s",
+			  config->max_inflight_events, config->max_inflight_bytes,
+			  config->status_interval, config->drain_timeout);
 	for (i = 0; i < config->nkafka; i++)
-		log_debug("Kafka property %s=%s", config->kafka[i].name,
-				  config_is_secret(config->kafka[i].name) ? "********" : config->kafka[i].value);
+		log_debug("Kafka property %s=%s (%s)", config->kafka[i].name,
+				  config_is_secret(config->kafka[i].name) ? "********" : config->kafka[i].value,
+				  config->kafka[i].origin);
+}
+
+static void
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	/* No SA_RESTART: a signal interrupts poll() so the loop sees it at once. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* --help, --version, or an invalid configuration; -1 if none applies. */
+static int
+early_exit(Shipper *s, int argc, char **argv)
+{
+	int status;
+
+	if (config_parse(argc, argv, environ, &s->config, s->errstr, sizeof(s->errstr)) != 0)
+	{
+		fprintf(stderr, "outbox-shipper: %s\n", s->errstr);
+		return 1;
+	}
+	if (s->config.show_help)
+		fputs(config_usage(), stdout);
+	else if (s->config.show_version)
+		printf("outbox-shipper %s\n", SHIPPER_VERSION);
+	else if (stream_check_conninfo(s->config.conninfo, s->errstr, sizeof(s->errstr)) != 0)
+		fprintf(stderr, "outbox-shipper: %s\n", s->errstr);
+	else
+		return -1;
+	status = s->config.show_help || s->config.show_version ? 0 : 1;
+	config_free(&s->config);
+	return status;
 }
 
 int
 main(int argc, char **argv)
 {
 	Shipper s;
-	int status = 1;
-	struct sigaction sa;
+	int status;
 
 	memset(&s, 0, sizeof(s));
-	if (config_parse(argc, argv, environ, &s.config, s.errstr, sizeof(s.errstr)) != 0)
-	{
-		fprintf(stderr, "outbox-shipper: %s\n", s.errstr);
-		return 1;
-	}
-	if (s.config.show_help || s.config.show_version)
-	{
-		if (s.config.show_help)
-			fputs(config_usage(), stdout);
-		else
-			printf("outbox-shipper %s\n", SHIPPER_VERSION);
-		config_free(&s.config);
-		return 0;
-	}
+	if ((status = early_exit(&s, argc, argv)) >= 0)
+		return status;
 	log_setup(s.config.log_format == LOG_FORMAT_JSON, s.config.verbose);
-	if (stream_check_conninfo(s.config.conninfo, s.errstr, sizeof(s.errstr)) != 0)
-	{
-		log_error("%s", s.errstr);
-		goto cleanup;
-	}
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	setup_signals();
+	status = 1;
 	s.tracker = tracker_create(0);
 	s.stream = stream_create(&s.config);
-	s.kafka = kafka_create(&s.config, s.tracker, s.errstr, sizeof(s.errstr));
-	if (s.kafka == NULL)
-	{
+	if (s.tracker == NULL || s.stream == NULL)
+		log_error("out of memory");
+	else if ((s.kafka = kafka_create(&s.config, s.tracker, s.errstr, sizeof(s.errstr))) == NULL)
 		log_error("%s", s.errstr);
-		goto cleanup;
+	else
+	{
+		log_settings(&s.config);
+		status = run(&s);
 	}
-	log_settings(&s.config);
-	status = run(&s);
-	log_info("stopped: %ld events delivered, %ld dead-lettered", kafka_delivered(s.kafka),
-			 kafka_dead_lettered(s.kafka));
-
-cleanup:
 	stream_destroy(s.stream);
 	kafka_destroy(s.kafka);
 	tracker_destroy(s.tracker);

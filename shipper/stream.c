@@ -3,10 +3,13 @@
  *	  Streaming an outbox_pg slot over a replication connection.
  *
  * Modelled on pg_recvlogical's loop: asynchronous PQgetCopyData, waiting
- * on PQsocket with a timeout, every message length-checked, PQputCopyEnd
- * and a drain of the remaining results on close.  Unlike pg_recvlogical,
- * it never confirms a position on its own: the caller says what Kafka has
- * acknowledged.
+ * on PQsocket with a timeout, every message length-checked (walproto.c),
+ * PQputCopyEnd and a bounded drain of what the server still sends on
+ * close.  Unlike pg_recvlogical it never confirms a position on its own:
+ * the caller says what Kafka has acknowledged.
+ *
+ * Slots are created when missing, never dropped: dropping one loses every
+ * event not yet shipped.
  */
 #include "stream.h"
 
@@ -21,11 +24,10 @@
 
 #include "log.h"
 
-/* SQLSTATEs the shipper acts on. */
+#define PLUGIN_NAME "outbox_pg"
 #define SQLSTATE_OBJECT_IN_USE "55006" /* slot active for another PID */
 #define SQLSTATE_DUPLICATE_OBJECT "42710" /* slot exists already */
-#define SQLSTATE_UNDEFINED_OBJECT "42704" /* no such slot */
-#define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
+#define CLOSE_TIMEOUT_MS 5000
 
 struct Stream
 {
@@ -44,6 +46,14 @@ now_usec(void)
 	return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
+/* Copies text into errstr up to its first newline (libpq ends with one). */
+static void
+one_line(char *errstr, size_t errstr_size, const char *prefix, const char *text)
+{
+	snprintf(errstr, errstr_size, "%s%s", prefix, text ? text : "");
+	errstr[strcspn(errstr, "\n")] = '\0';
+}
+
 /* Checks a conninfo's syntax once at start: a typo must not be retried. */
 int
 stream_check_conninfo(const char *conninfo, char *errstr, size_t errstr_size)
@@ -53,7 +63,7 @@ stream_check_conninfo(const char *conninfo, char *errstr, size_t errstr_size)
 
 	if (opts == NULL)
 	{
-		snprintf(errstr, errstr_size, "invalid connection string: %s",
+		one_line(errstr, errstr_size, "invalid connection string: ",
 				 err ? err : "out of memory");
 		if (err)
 			PQfreemem(err);
@@ -88,175 +98,349 @@ stream_connected(const Stream *stream)
 	return stream->conn != NULL && stream->streaming;
 }
 
-/* Copies a result's error, trimmed, and classifies it. */
+/* Errors whose retry cannot help: bad options, privileges, missing objects. */
+static bool
+sqlstate_is_fatal(const char *state)
+{
+	return state != NULL &&
+		   (strncmp(state, "22", 2) == 0 || strncmp(state, "42", 2) == 0 ||
+			strncmp(state, "0A", 2) == 0 || strncmp(state, "28", 2) == 0);
+}
+
+/* Our own hint for errors a user can fix, or NULL. */
+static const char *
+extra_hint(const char *message, const char *hint)
+{
+	if (hint && strstr(hint, "output_plugin_libraries") != NULL)
+		return "Add outbox_pg to output_plugin_libraries in postgresql.conf (e.g. output_plugin_libraries = 'pgoutput, outbox_pg') and reload.";
+	if (strstr(message, "replication role") != NULL ||
+		strstr(message, "permission denied") != NULL)
+		return "The shipper's role needs the REPLICATION attribute (ALTER ROLE name REPLICATION) and a \"replication\" line in pg_hba.conf.";
+	if (strstr(message, "does not exist") != NULL && strstr(message, "replication slot") != NULL)
+		return "Create the slot, or run without --no-create-slot.";
+	return NULL;
+}
+
+/* Formats a failed command's error into errstr and classifies it. */
 static StreamStatus
 result_error(PGresult *res, const char *what, char *errstr, size_t errstr_size)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
 	const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	StreamStatus status = STREAM_RETRY;
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+	const char *ours;
 
 	if (message == NULL)
 		message = PQresultErrorMessage(res);
+	ours = extra_hint(message, hint);
+	snprintf(errstr, errstr_size, "%s: %s%s%s%s%s%s%s%s", what, message,
+			 state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "",
+			 hint || ours ? " HINT: " : "", hint ? hint : "",
+			 hint && ours ? " " : "", ours ? ours : "");
+	errstr[strcspn(errstr, "\n")] = '\0';
 	if (state && strcmp(state, SQLSTATE_OBJECT_IN_USE) == 0)
-		status = STREAM_SLOT_BUSY;
-	else if (state && (strcmp(state, SQLSTATE_INSUFFICIENT_PRIVILEGE) == 0 ||
-					   strcmp(state, SQLSTATE_UNDEFINED_OBJECT) == 0))
-		status = STREAM_FATAL;
-	else if (strstr(message, "output plugin") != NULL ||
-			 (hint && strstr(hint, "output_plugin_libraries") != NULL))
-		status = STREAM_FATAL;
-
-	if (status == STREAM_FATAL && hint == NULL && strstr(message, "output plugin") != NULL)
-		hint = "Add outbox_pg to output_plugin_libraries in postgresql.conf and reload.";
-	else if (status == STREAM_FATAL && hint == NULL && state &&
-			 strcmp(state, SQLSTATE_INSUFFICIENT_PRIVILEGE) == 0)
-		hint = "The shipper's role needs the REPLICATION attribute and a replication line in pg_hba.conf.";
-	else if (status == STREAM_FATAL && hint == NULL)
-		hint = "Create the slot, or run without --no-create-slot.";
-	snprintf(errstr, errstr_size, "%s: %s%s%s", what, message,
-			 hint ? " HINT: " : "", hint ? hint : "");
-	/* libpq ends messages with a newline */
-	if (strlen(errstr) > 0 && errstr[strlen(errstr) - 1] == '\n')
-		errstr[strlen(errstr) - 1] = '\0';
-	return status;
+		return STREAM_SLOT_BUSY;
+	return sqlstate_is_fatal(state) ? STREAM_FATAL : STREAM_RETRY;
 }
 
+/*
+ * Classifies a failed connection: a server that is down or restarting is
+ * retried; one that refuses these credentials or this role will refuse
+ * them again.  Returns our hint, or NULL.
+ */
 static StreamStatus
-open_connection(Stream *stream, char *errstr, size_t errstr_size)
+connection_error(PGconn *conn, const char **hint)
+{
+	const char *message = PQerrorMessage(conn);
+
+	*hint = extra_hint(message, NULL);
+	if (*hint != NULL)
+		return STREAM_FATAL;
+	if (strstr(message, "pg_hba.conf") != NULL)
+	{
+		*hint = "Add a \"host replication\" line for the shipper's role to pg_hba.conf and reload.";
+		return STREAM_FATAL;
+	}
+	if (strstr(message, "authentication failed") != NULL || PQconnectionNeedsPassword(conn))
+		return STREAM_FATAL;
+	return STREAM_RETRY;
+}
+
+/* Opens a logical replication connection ("replication=database"). */
+static StreamStatus
+open_connection(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 {
 	const char *keys[] = {"application_name", "dbname", "replication", NULL};
-	const char *values[] = {"outbox-shipper", stream->config->conninfo,
-							"database", NULL};
+	const char *values[] = {"outbox-shipper", stream->config->conninfo, "database", NULL};
+	const char *hint;
+	StreamStatus status;
 
-	/* later keywords win: the user's application_name, our replication */
-	StreamStatus status = STREAM_RETRY;
-	const char *message;
-	const char *hint = "";
-
+	/* Later keywords win: the user's application_name, but our replication. */
 	stream->conn = PQconnectdbParams(keys, values, 1);
-	if (PQstatus(stream->conn) == CONNECTION_OK)
-		return STREAM_OK;
-
-	/*
-	 * A server that is down or restarting is retried; one that refuses
-	 * these credentials will refuse them again.
-	 */
-	message = PQerrorMessage(stream->conn);
-	if (strstr(message, "replication role") || strstr(message, "permission denied"))
+	if (PQstatus(stream->conn) != CONNECTION_OK)
 	{
-		status = STREAM_FATAL;
-		hint = " HINT: The shipper's role needs the REPLICATION attribute (ALTER ROLE ... REPLICATION).";
+		status = connection_error(stream->conn, &hint);
+		one_line(errstr, errstr_size, "could not connect to PostgreSQL: ",
+				 PQerrorMessage(stream->conn));
+		if (hint)
+			snprintf(errstr + strlen(errstr), errstr_size - strlen(errstr), " HINT: %s", hint);
+		return status;
 	}
-	else if (strstr(message, "pg_hba.conf"))
-	{
-		status = STREAM_FATAL;
-		hint = " HINT: Add a \"host replication\" line for the shipper's role to pg_hba.conf and reload.";
-	}
-	else if (strstr(message, "authentication failed") || PQconnectionNeedsPassword(stream->conn))
-		status = STREAM_FATAL;
-	snprintf(errstr, errstr_size, "could not connect to PostgreSQL: %s", message);
-	errstr[strcspn(errstr, "\n")] = '\0';
-	strncat(errstr, hint, errstr_size - strlen(errstr) - 1);
-	PQfinish(stream->conn);
-	stream->conn = NULL;
-	return status;
+	snprintf(info->server, sizeof(info->server), "%s:%s/%s as %s",
+			 PQhost(stream->conn), PQport(stream->conn), PQdb(stream->conn),
+			 PQuser(stream->conn));
+	return STREAM_OK;
 }
 
 static StreamStatus
-create_slot(Stream *stream, char *errstr, size_t errstr_size)
+identify_system(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 {
-	char *ident = PQescapeIdentifier(stream->conn, stream->config->slot,
-									 strlen(stream->config->slot));
-	char query[512];
-	PGresult *res;
+	PGresult *res = PQexec(stream->conn, "IDENTIFY_SYSTEM");
 	StreamStatus status = STREAM_OK;
-	const char *state;
 
-	snprintf(query, sizeof(query), "CREATE_REPLICATION_SLOT %s LOGICAL outbox_pg", ident);
-	PQfreemem(ident);
-	res = PQexec(stream->conn, query);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK)
-		log_info("created replication slot \"%s\" with plugin outbox_pg at %s",
-				 stream->config->slot, PQgetvalue(res, 0, 1));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		status = result_error(res, "IDENTIFY_SYSTEM failed", errstr, errstr_size);
+	else if (PQntuples(res) != 1 || PQnfields(res) < 4 ||
+			 lsn_parse(PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)), &info->server_lsn) != 0)
+	{
+		snprintf(errstr, errstr_size, "IDENTIFY_SYSTEM returned an unexpected result");
+		status = STREAM_FATAL;
+	}
 	else
 	{
-		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		if (state == NULL || strcmp(state, SQLSTATE_DUPLICATE_OBJECT) != 0)
-			status = result_error(res, "could not create the replication slot",
-								  errstr, errstr_size);
+		snprintf(info->system_id, sizeof(info->system_id), "%s", PQgetvalue(res, 0, 0));
+		info->timeline = (unsigned) strtoul(PQgetvalue(res, 0, 1), NULL, 10);
 	}
 	PQclear(res);
 	return status;
 }
 
-static void
-append(char *buf, size_t size, const char *text)
+/* Runs a one-row query over the replication connection (simple protocol). */
+static PGresult *
+query_one_row(Stream *stream, const char *fmt, const char *name)
 {
-	size_t len = strlen(buf);
+	char *literal = PQescapeLiteral(stream->conn, name, strlen(name));
+	char query[1024];
 
-	snprintf(buf + len, size - len, "%s", text);
+	if (literal == NULL)
+		return NULL;
+	snprintf(query, sizeof(query), fmt, literal);
+	PQfreemem(literal);
+	return PQexec(stream->conn, query);
+}
+
+/* The server's wal_sender_timeout, to warn about a too long status interval. */
+static void
+read_sender_timeout(Stream *stream, StreamInfo *info)
+{
+	PGresult *res = query_one_row(stream,
+								  "SELECT setting FROM pg_catalog.pg_settings WHERE name = %s",
+								  "wal_sender_timeout");
+
+	info->wal_sender_timeout_ms = 0;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		info->wal_sender_timeout_ms = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
+/* Whether an existing slot is one the shipper can stream from. */
+static StreamStatus
+check_slot_row(Stream *stream, PGresult *res, StreamInfo *info, char *errstr,
+			   size_t errstr_size)
+{
+	const char *lsn = PQgetvalue(res, 0, 3);
+
+	if (strcmp(PQgetvalue(res, 0, 1), "logical") != 0 ||
+		strcmp(PQgetvalue(res, 0, 0), PLUGIN_NAME) != 0)
+	{
+		snprintf(errstr, errstr_size,
+				 "replication slot \"%s\" is a %s slot of plugin \"%s\", not a logical slot of outbox_pg; give another --slot",
+				 stream->config->slot, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
+		return STREAM_FATAL;
+	}
+	if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
+	{
+		snprintf(errstr, errstr_size,
+				 "replication slot \"%s\" belongs to another database than \"%s\"",
+				 stream->config->slot, PQdb(stream->conn));
+		return STREAM_FATAL;
+	}
+	if (lsn_parse(lsn, strlen(lsn), &info->slot_confirmed) != 0)
+		info->slot_confirmed = 0;
+	return STREAM_OK;
+}
+
+/* Checks the slot if it exists; *missing tells whether it does. */
+static StreamStatus
+check_slot(Stream *stream, StreamInfo *info, bool *missing, char *errstr,
+		   size_t errstr_size)
+{
+	PGresult *res = query_one_row(stream,
+								  "SELECT plugin, slot_type, database = current_database(), confirmed_flush_lsn "
+								  "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
+								  stream->config->slot);
+	StreamStatus status = STREAM_OK;
+
+	*missing = false;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		status = result_error(res, "could not look up the replication slot", errstr, errstr_size);
+	else if (PQntuples(res) == 0)
+		*missing = true;
+	else
+		status = check_slot_row(stream, res, info, errstr, errstr_size);
+	PQclear(res);
+	return status;
 }
 
 static StreamStatus
-start_replication(Stream *stream, char *errstr, size_t errstr_size)
+create_slot(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
+{
+	const char *slot = stream->config->slot;
+	char *ident = PQescapeIdentifier(stream->conn, slot, strlen(slot));
+	char query[512];
+	PGresult *res;
+	StreamStatus status = STREAM_OK;
+	const char *state;
+	const char *lsn;
+
+	if (ident == NULL)
+		return STREAM_RETRY;
+	snprintf(query, sizeof(query), "CREATE_REPLICATION_SLOT %s LOGICAL %s", ident, PLUGIN_NAME);
+	PQfreemem(ident);
+	res = PQexec(stream->conn, query);
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) >= 2)
+	{
+		lsn = PQgetvalue(res, 0, 1);
+		if (lsn_parse(lsn, strlen(lsn), &info->slot_confirmed) != 0)
+			info->slot_confirmed = 0;
+		info->slot_created = true;
+	}
+	else if (state != NULL && strcmp(state, SQLSTATE_DUPLICATE_OBJECT) == 0)
+		status = STREAM_RETRY; /* another shipper created it just now */
+	else
+		status = result_error(res, "could not create the replication slot", errstr, errstr_size);
+	if (status == STREAM_RETRY && errstr[0] == '\0')
+		snprintf(errstr, errstr_size, "replication slot \"%s\" was created concurrently", slot);
+	PQclear(res);
+	return status;
+}
+
+/* Finds the slot, or creates it if missing and allowed. */
+static StreamStatus
+prepare_slot(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
+{
+	bool missing;
+	StreamStatus status = check_slot(stream, info, &missing, errstr, errstr_size);
+
+	if (status != STREAM_OK || !missing)
+		return status;
+	if (!stream->config->create_slot)
+	{
+		snprintf(errstr, errstr_size, "replication slot \"%s\" does not exist HINT: Create it, or run without --no-create-slot.",
+				 stream->config->slot);
+		return STREAM_FATAL;
+	}
+	errstr[0] = '\0';
+	return create_slot(stream, info, errstr, errstr_size);
+}
+
+/* START_REPLICATION with the plugin options, malloc'd; NULL on failure. */
+static char *
+build_start_command(Stream *stream)
 {
 	const ShipperConfig *config = stream->config;
 	char *slot = PQescapeIdentifier(stream->conn, config->slot, strlen(config->slot));
+	size_t size = 128 + (slot ? strlen(slot) : 0);
 	char *query;
-	size_t size = 256 + strlen(slot);
-	PGresult *res;
-	StreamStatus status = STREAM_OK;
 	int i;
 
 	for (i = 0; i < config->nplugin_options; i++)
 		size += 2 * (strlen(config->plugin_options[i].name) +
 					 strlen(config->plugin_options[i].value)) +
 				16;
-	query = malloc(size);
+	if (slot == NULL || (query = malloc(size)) == NULL)
+	{
+		PQfreemem(slot);
+		return NULL;
+	}
 	snprintf(query, size, "START_REPLICATION SLOT %s LOGICAL 0/0", slot);
 	PQfreemem(slot);
 	for (i = 0; i < config->nplugin_options; i++)
 	{
-		char *name = PQescapeIdentifier(stream->conn, config->plugin_options[i].name,
-										strlen(config->plugin_options[i].name));
-		char *value = PQescapeLiteral(stream->conn, config->plugin_options[i].value,
-									  strlen(config->plugin_options[i].value));
+		const NameValue *opt = &config->plugin_options[i];
+		char *name = PQescapeIdentifier(stream->conn, opt->name, strlen(opt->name));
+		char *value = PQescapeLiteral(stream->conn, opt->value, strlen(opt->value));
+		size_t len = strlen(query);
 
-		append(query, size, i == 0 ? " (" : ", ");
-		append(query, size, name);
-		append(query, size, " ");
-		append(query, size, value);
+		snprintf(query + len, size - len, "%s%s %s", i == 0 ? " (" : ", ",
+				 name ? name : "", value ? value : "''");
 		PQfreemem(name);
 		PQfreemem(value);
 	}
 	if (config->nplugin_options > 0)
-		append(query, size, ")");
+		strcat(query, ")");
+	return query;
+}
 
+/* Parses the PID out of "replication slot ... is active for PID N". */
+static int
+busy_pid(const char *errstr)
+{
+	const char *p = strstr(errstr, "PID ");
+
+	return p ? atoi(p + 4) : 0;
+}
+
+static StreamStatus
+start_replication(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
+{
+	char *query = build_start_command(stream);
+	PGresult *res;
+	StreamStatus status = STREAM_OK;
+	char what[128];
+
+	if (query == NULL)
+	{
+		snprintf(errstr, errstr_size, "out of memory");
+		return STREAM_RETRY;
+	}
 	res = PQexec(stream->conn, query);
 	free(query);
 	if (PQresultStatus(res) != PGRES_COPY_BOTH)
-		status = result_error(res, "could not start streaming", errstr, errstr_size);
+	{
+		snprintf(what, sizeof(what), "could not start streaming from slot \"%s\"",
+				 stream->config->slot);
+		status = result_error(res, what, errstr, errstr_size);
+		if (status == STREAM_SLOT_BUSY)
+			info->busy_pid = busy_pid(errstr);
+	}
 	PQclear(res);
 	return status;
 }
 
 /*
- * Connects, creates the slot if asked to, and starts streaming from the
- * slot's confirmed position.
+ * Connects, checks the server and the slot (creating it if missing and
+ * allowed), and starts streaming from the slot's confirmed position.
  */
 StreamStatus
-stream_connect(Stream *stream, char *errstr, size_t errstr_size)
+stream_connect(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 {
 	StreamStatus status;
 
 	stream_close(stream);
-	status = open_connection(stream, errstr, errstr_size);
-	if (status == STREAM_OK && stream->config->create_slot)
-		status = create_slot(stream, errstr, errstr_size);
+	memset(info, 0, sizeof(*info));
+	errstr[0] = '\0';
+	status = open_connection(stream, info, errstr, errstr_size);
 	if (status == STREAM_OK)
-		status = start_replication(stream, errstr, errstr_size);
+		status = identify_system(stream, info, errstr, errstr_size);
+	if (status == STREAM_OK)
+		status = prepare_slot(stream, info, errstr, errstr_size);
+	if (status == STREAM_OK)
+	{
+		read_sender_timeout(stream, info);
+		status = start_replication(stream, info, errstr, errstr_size);
+	}
 	if (status != STREAM_OK)
 	{
 		PQfinish(stream->conn);
@@ -267,14 +451,31 @@ stream_connect(Stream *stream, char *errstr, size_t errstr_size)
 	return STREAM_OK;
 }
 
+/* The copy ended or broke: says why, from the final result if any. */
+static int
+copy_ended(Stream *stream, int len, char *errstr, size_t errstr_size)
+{
+	PGresult *res = PQgetResult(stream->conn);
+
+	if (res && PQresultStatus(res) == PGRES_FATAL_ERROR)
+		(void) result_error(res, "replication stream ended", errstr, errstr_size);
+	else if (len == -1)
+		snprintf(errstr, errstr_size, "replication stream ended: the server ended the copy");
+	else
+		one_line(errstr, errstr_size, "replication connection lost: ",
+				 PQerrorMessage(stream->conn));
+	PQclear(res);
+	stream->streaming = false;
+	return -1;
+}
+
 /*
- * Reads one message, waiting at most timeout_ms.  Returns 1 with msg set
- * (valid until the next call), 0 when nothing arrived, -1 when the stream
- * ended or broke.
+ * Reads one message without waiting.  Returns 1 with msg set (valid until
+ * the next call), 0 when none is buffered (stream_wait, then read again),
+ * -1 when the stream ended, broke, or sent something malformed.
  */
 int
-stream_read(Stream *stream, int timeout_ms, WalMessage *msg, char *errstr,
-			size_t errstr_size)
+stream_read(Stream *stream, WalMessage *msg, char *errstr, size_t errstr_size)
 {
 	int len;
 
@@ -285,45 +486,55 @@ stream_read(Stream *stream, int timeout_ms, WalMessage *msg, char *errstr,
 	}
 	len = PQgetCopyData(stream->conn, &stream->copybuf, 1);
 	if (len == 0)
-	{
-		struct pollfd pfd = {PQsocket(stream->conn), POLLIN, 0};
-		int rc = poll(&pfd, 1, timeout_ms);
-
-		if (rc < 0 && errno != EINTR)
-		{
-			snprintf(errstr, errstr_size, "poll on the replication connection failed: %s",
-					 strerror(errno));
-			return -1;
-		}
-		if (rc <= 0)
-			return 0;
-		if (PQconsumeInput(stream->conn) == 0)
-		{
-			snprintf(errstr, errstr_size, "replication connection lost: %s",
-					 PQerrorMessage(stream->conn));
-			errstr[strcspn(errstr, "\n")] = '\0';
-			return -1;
-		}
-		len = PQgetCopyData(stream->conn, &stream->copybuf, 1);
-		if (len == 0)
-			return 0;
-	}
+		return 0;
 	if (len < 0)
-	{
-		PGresult *res = PQgetResult(stream->conn);
-
-		if (res && PQresultStatus(res) == PGRES_FATAL_ERROR)
-			result_error(res, "replication stream ended", errstr, errstr_size);
-		else
-			snprintf(errstr, errstr_size, "replication stream ended: %s",
-					 len == -1 ? "the server ended the copy" : PQerrorMessage(stream->conn));
-		errstr[strcspn(errstr, "\n")] = '\0';
-		PQclear(res);
-		return -1;
-	}
+		return copy_ended(stream, len, errstr, errstr_size);
 	if (walproto_parse(stream->copybuf, (size_t) len, msg, errstr, errstr_size) != 0)
 		return -1;
 	return 1;
+}
+
+/*
+ * Waits up to timeout_ms for the replication socket (when want_stream)
+ * or other_fd (when >= 0) to become readable, then takes in what arrived.
+ * Returns 0 (also on a signal: the caller checks its flags), -1 when the
+ * connection broke.
+ */
+int
+stream_wait(Stream *stream, bool want_stream, int other_fd, int timeout_ms,
+			char *errstr, size_t errstr_size)
+{
+	struct pollfd fds[2];
+	int n = 0;
+	int rc;
+
+	if (want_stream && stream->conn != NULL)
+	{
+		fds[n].fd = PQsocket(stream->conn);
+		fds[n].events = POLLIN;
+		fds[n++].revents = 0;
+	}
+	if (other_fd >= 0)
+	{
+		fds[n].fd = other_fd;
+		fds[n].events = POLLIN;
+		fds[n++].revents = 0;
+	}
+	rc = poll(fds, (nfds_t) n, timeout_ms < 0 ? 0 : timeout_ms);
+	if (rc < 0 && errno != EINTR)
+	{
+		snprintf(errstr, errstr_size, "poll failed: %s", strerror(errno));
+		return -1;
+	}
+	if (rc > 0 && want_stream && stream->conn != NULL && fds[0].revents != 0 &&
+		PQconsumeInput(stream->conn) == 0)
+	{
+		one_line(errstr, errstr_size, "replication connection lost: ",
+				 PQerrorMessage(stream->conn));
+		stream->streaming = false;
+		return -1;
+	}
+	return 0;
 }
 
 /* Sends a standby status update: written = flushed = applied = confirmed. */
@@ -331,25 +542,73 @@ int
 stream_send_status(Stream *stream, Lsn confirmed, char *errstr, size_t errstr_size)
 {
 	char buf[WAL_STATUS_UPDATE_SIZE];
+	struct timeval tv;
 
+	gettimeofday(&tv, NULL);
 	walproto_status_update(buf, confirmed, confirmed, confirmed,
-						   walproto_time_from_unix(now_usec()), false);
+						   walproto_time_from_unix((int64_t) tv.tv_sec * 1000000 + tv.tv_usec),
+						   false);
 	if (PQputCopyData(stream->conn, buf, sizeof(buf)) <= 0 || PQflush(stream->conn) != 0)
 	{
-		snprintf(errstr, errstr_size, "could not send a status update: %s",
+		one_line(errstr, errstr_size, "could not send a status update: ",
 				 PQerrorMessage(stream->conn));
-		errstr[strcspn(errstr, "\n")] = '\0';
+		stream->streaming = false;
 		return -1;
 	}
 	return 0;
+}
+
+/* Waits for the socket until deadline; false when the time is up. */
+static bool
+wait_until(PGconn *conn, int64_t deadline)
+{
+	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+	int64_t left = (deadline - now_usec()) / 1000;
+
+	if (left <= 0)
+		return false;
+	if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
+		return false;
+	return PQconsumeInput(conn) != 0;
+}
+
+/*
+ * Ends the copy and reads what the server still sends until it confirms
+ * the end, for at most CLOSE_TIMEOUT_MS: a hung server cannot hold the
+ * shutdown.
+ */
+static void
+end_copy(PGconn *conn)
+{
+	int64_t deadline = now_usec() + CLOSE_TIMEOUT_MS * INT64_C(1000);
+	char *buf;
+	int len;
+	PGresult *res;
+
+	if (PQputCopyEnd(conn, NULL) <= 0 || PQflush(conn) != 0)
+		return;
+	while ((len = PQgetCopyData(conn, &buf, 1)) >= 0)
+	{
+		if (len > 0)
+			PQfreemem(buf);
+		else if (!wait_until(conn, deadline))
+			return;
+	}
+	for (;;)
+	{
+		while (PQisBusy(conn))
+			if (!wait_until(conn, deadline))
+				return;
+		if ((res = PQgetResult(conn)) == NULL)
+			return;
+		PQclear(res);
+	}
 }
 
 /* Ends the copy, drains what the server still sends, and disconnects. */
 void
 stream_close(Stream *stream)
 {
-	PGresult *res;
-
 	if (stream->copybuf)
 	{
 		PQfreemem(stream->copybuf);
@@ -357,17 +616,8 @@ stream_close(Stream *stream)
 	}
 	if (stream->conn == NULL)
 		return;
-	if (stream->streaming && PQputCopyEnd(stream->conn, NULL) > 0)
-	{
-		char *buf;
-
-		PQflush(stream->conn);
-		/* the server may still send data after our CopyDone */
-		while (PQgetCopyData(stream->conn, &buf, 0) > 0)
-			PQfreemem(buf);
-		while ((res = PQgetResult(stream->conn)) != NULL)
-			PQclear(res);
-	}
+	if (stream->streaming && PQstatus(stream->conn) == CONNECTION_OK)
+		end_copy(stream->conn);
 	PQfinish(stream->conn);
 	stream->conn = NULL;
 	stream->streaming = false;

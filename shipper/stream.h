@@ -1,6 +1,10 @@
 /*
  * stream.h
  *	  The replication connection to PostgreSQL (libpq).
+ *
+ *	  Ownership: the Stream keeps a pointer to the config, which must
+ *	  outlive it.  A message from stream_read is valid until the next
+ *	  stream_read or stream_close.
  */
 #ifndef SHIPPER_STREAM_H
 #define SHIPPER_STREAM_H
@@ -16,19 +20,34 @@ typedef struct Stream Stream;
 typedef enum StreamStatus
 {
 	STREAM_OK = 0,
-	STREAM_RETRY = -1, /* unreachable, lost: try again later */
-	STREAM_SLOT_BUSY = -2, /* another shipper streams from the slot */
+	STREAM_RETRY = -1, /* unreachable, lost, starting up: try again */
+	STREAM_SLOT_BUSY = -2, /* another process streams from the slot */
 	STREAM_FATAL = -3 /* a configuration error: retrying is pointless */
 } StreamStatus;
+
+/* What a connection learnt about the server and the slot. */
+typedef struct StreamInfo
+{
+	char system_id[32]; /* IDENTIFY_SYSTEM */
+	unsigned timeline;
+	Lsn server_lsn; /* the server's WAL position at connection */
+	Lsn slot_confirmed; /* the slot's confirmed_flush_lsn */
+	bool slot_created;
+	int busy_pid; /* STREAM_SLOT_BUSY: the slot's holder, or 0 */
+	int wal_sender_timeout_ms; /* 0: off or unknown */
+	char server[256]; /* host:port/dbname user, for logs */
+} StreamInfo;
 
 extern int stream_check_conninfo(const char *conninfo, char *errstr,
 								 size_t errstr_size);
 extern Stream *stream_create(const ShipperConfig *config);
 extern void stream_destroy(Stream *stream);
-extern StreamStatus stream_connect(Stream *stream, char *errstr,
-								   size_t errstr_size);
-extern int stream_read(Stream *stream, int timeout_ms, WalMessage *msg,
-					   char *errstr, size_t errstr_size);
+extern StreamStatus stream_connect(Stream *stream, StreamInfo *info,
+								   char *errstr, size_t errstr_size);
+extern int stream_read(Stream *stream, WalMessage *msg, char *errstr,
+					   size_t errstr_size);
+extern int stream_wait(Stream *stream, bool want_stream, int other_fd,
+					   int timeout_ms, char *errstr, size_t errstr_size);
 extern int stream_send_status(Stream *stream, Lsn confirmed, char *errstr,
 							  size_t errstr_size);
 extern void stream_close(Stream *stream);

@@ -23,7 +23,27 @@ topic_char_ok(char c)
 		   (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
-/* Checks a template once at start: braces must be known placeholders. */
+/*
+ * Renders the template with one-letter field values: an error then comes
+ * from its fixed text, which every event's topic name would share.
+ */
+static int
+check_fixed_text(const char *template, char *errstr, size_t errstr_size)
+{
+	char topic[TOPIC_NAME_MAX + 1];
+	char reason[512];
+
+	if (topic_render(template, "a", "a", topic, reason, sizeof(reason)) == 0)
+		return 0;
+	snprintf(errstr, errstr_size, "topic template \"%s\" cannot give a valid name: %s",
+			 template, reason);
+	return -1;
+}
+
+/*
+ * Checks a template once at start: braces must be known placeholders, and
+ * the fixed text must be valid in a topic name.
+ */
 int
 topic_template_check(const char *template, char *errstr, size_t errstr_size)
 {
@@ -54,19 +74,20 @@ topic_template_check(const char *template, char *errstr, size_t errstr_size)
 			return -1;
 		}
 	}
-	return 0;
+	return check_fixed_text(template, errstr, errstr_size);
 }
 
 /*
- * Renders the template into topic (TOPIC_NAME_MAX + 1 bytes); a NULL
- * field renders as an empty string, which then fails validation if the
- * name needs it.
+ * Renders the template into topic (TOPIC_NAME_MAX + 1 bytes).  A
+ * placeholder whose field is NULL is an error: "outbox.event." would be a
+ * valid name, but not the topic anyone subscribes to.
  */
 int
 topic_render(const char *template, const char *aggregate_type,
 			 const char *event_type, char *topic, char *errstr,
 			 size_t errstr_size)
 {
+	const char *fields[] = {aggregate_type, event_type};
 	const char *values[] = {aggregate_type ? aggregate_type : "",
 							event_type ? event_type : ""};
 	size_t len = 0;
@@ -81,6 +102,12 @@ topic_render(const char *template, const char *aggregate_type,
 		for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
 			if (strncmp(p, placeholders[i], strlen(placeholders[i])) == 0)
 			{
+				if (fields[i] == NULL)
+				{
+					snprintf(errstr, errstr_size, "the topic template needs %.*s, which is null",
+							 (int) strlen(placeholders[i]) - 2, placeholders[i] + 1);
+					return -1;
+				}
 				piece = values[i];
 				piece_len = strlen(values[i]);
 				p += strlen(placeholders[i]) - 1;

@@ -101,17 +101,31 @@ test_errors(void **state)
 {
 	static const struct
 	{
-		const char *args[4];
+		const char *args[5];
 		const char *error;
 	} cases[] = {
 		{{"--bogus"}, "unknown argument \"--bogus\""},
 		{{"-b"}, "needs a value"},
 		{{"-b", "k", "--verbose=1"}, "takes no value"},
 		{{"-b", "k", "--value=both"}, "must be payload or envelope"},
-		{{"-b", "k", "--max-inflight-events=0"}, "must be a positive number"},
+		{{"-b", "k", "--max-inflight-events=0"}, "--max-inflight-events must be a positive whole number, not \"0\""},
+		{{"-b", "k", "--max-inflight-events=-5"}, "must be a positive whole number"},
+		{{"-b", "k", "--max-inflight-events=10kB"}, "must be a positive whole number, not \"10kB\""},
+		{{"-b", "k", "--max-inflight-bytes=12XB"}, "(optionally with kB, MB or GB), not \"12XB\""},
+		{{"-b", "k", "--max-inflight-bytes=99999999999GB"}, "--max-inflight-bytes is too large"},
+		{{"-b", "k", "--drain-timeout=0"}, "--drain-timeout must be a number of seconds above 0"},
+		{{"-b", "k", "--status-interval=1e9"}, "at most 86400"},
+		{{"-b", "k", "--create-slot=yes"}, "--create-slot takes no value"},
+		{{"-b", "k", "-o", "include-lsn=false"}, "--option: the shipper needs include-lsn"},
+		{{"-b", "k", "-o", "=x"}, "--option: \"=x\" is not NAME=VALUE"},
+		{{"-b", "k", "--dead-letter-topic", "dl q"}, "--dead-letter-topic: topic name \"dl q\" has a character Kafka does not allow"},
+		{{"-b", "k", "-t", "a b.{event_type}"}, "topic template \"a b.{event_type}\" cannot give a valid name"},
+		{{"-b", "k", "-t", ""}, "the topic template is empty"},
+		{{"-b", "k", "-S", ""}, "the slot name is empty"},
+		{{"-b", "k", "--log-format=xml"}, "--log-format must be text or json, not \"xml\""},
 		{{"-b", "k", "--max-inflight-events=1.5"}, "whole number"},
-		{{"-b", "k", "--status-interval=soon"}, "positive number"},
-		{{"-b", "k", "-X", "nonsense"}, "is not NAME=VALUE"},
+		{{"-b", "k", "--status-interval=soon"}, "--status-interval must be a number of seconds above 0"},
+		{{"-b", "k", "-X", "nonsense"}, "-X: \"nonsense\" is not NAME=VALUE"},
 		{{"-b", "k", "--on-permanent-error=dead-letter"}, "needs --dead-letter-topic"},
 		{{"-b", "k", "--on-permanent-error=retry"}, "must be stop or dead-letter"},
 		{{"-b", "k", "-t", "x.{aggregateType}"}, "unknown placeholder"},
@@ -121,20 +135,93 @@ test_errors(void **state)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		char *argv[5] = {"outbox-shipper"};
+		char *argv[6] = {"outbox-shipper"};
 		char *envp[] = {NULL};
 		int argc = 1;
 		ShipperConfig c;
 		char err[256] = "";
 
-		while (argc < 5 && cases[i].args[argc - 1])
+		while (argc < 6 && cases[i].args[argc - 1])
 		{
 			argv[argc] = (char *) cases[i].args[argc - 1];
 			argc++;
 		}
-		assert_int_equal(config_parse(argc, argv, envp, &c, err, sizeof(err)), -1);
+		if (config_parse(argc, argv, envp, &c, err, sizeof(err)) == 0)
+		{
+			config_free(&c);
+			fail_msg("case %zu: parsed, but should fail with \"%s\"", i, cases[i].error);
+		}
 		if (strstr(err, cases[i].error) == NULL)
 			fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, err, cases[i].error);
+	}
+}
+
+/* Environment errors name the variable; values are checked like flags. */
+static void
+test_environment_errors(void **state)
+{
+	static const struct
+	{
+		const char *env;
+		const char *error;
+	} cases[] = {
+		{"OUTBOX_MAX_INFLIGHT_EVENTS=many", "OUTBOX_MAX_INFLIGHT_EVENTS must be a positive whole number, not \"many\""},
+		{"OUTBOX_CREATE_SLOT=perhaps", "OUTBOX_CREATE_SLOT must be true or false, not \"perhaps\""},
+		{"OUTBOX_VALUE=both", "OUTBOX_VALUE must be payload or envelope"},
+		{"OUTBOX_PLUGIN_OPTIONS=a=1,bad", "OUTBOX_PLUGIN_OPTIONS: \"bad\" is not NAME=VALUE"},
+		{"OUTBOX_KAFKA_=x", "environment variable OUTBOX_KAFKA_ names no Kafka property"},
+		{"OUTBOX_ON_PERMANENT_ERROR=dead-letter", "needs --dead-letter-topic"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char *argv[] = {"outbox-shipper", "-b", "k"};
+		char *envp[] = {(char *) cases[i].env, NULL};
+		ShipperConfig c;
+		char err[256] = "";
+
+		assert_int_equal(config_parse(ARGC(argv), argv, envp, &c, err, sizeof(err)), -1);
+		if (strstr(err, cases[i].error) == NULL)
+			fail_msg("case %s: \"%s\" does not contain \"%s\"", cases[i].env, err, cases[i].error);
+	}
+}
+
+/* Sizes with units, booleans from the environment, and where each
+ * librdkafka property came from (for its error messages). */
+static void
+test_units_booleans_origins(void **state)
+{
+	char *argv[] = {"outbox-shipper", "--max-inflight-bytes=64MB", "-X", "acks=1",
+					"--kafka-property", "linger.ms=1", "--verbose"};
+	char *envp[] = {"OUTBOX_CREATE_SLOT=false", "OUTBOX_VERBOSE=no",
+					"OUTBOX_KAFKA_METADATA_BROKER_LIST=m:1", "OUTBOX_KAFKA_SSL_KEY_PASSWORD=x", NULL};
+	ShipperConfig c;
+	char err[256];
+
+	assert_int_equal(config_parse(ARGC(argv), argv, envp, &c, err, sizeof(err)), 0);
+	assert_true(c.max_inflight_bytes == 64LL * 1024 * 1024);
+	assert_false(c.create_slot);
+	assert_true(c.verbose); /* the flag wins over OUTBOX_VERBOSE=no */
+	assert_int_equal(c.nkafka, 4);
+	assert_string_equal(c.kafka[0].name, "metadata.broker.list");
+	assert_string_equal(c.kafka[0].origin, "OUTBOX_KAFKA_METADATA_BROKER_LIST");
+	assert_string_equal(c.kafka[1].name, "ssl.key.password");
+	assert_string_equal(c.kafka[1].origin, "OUTBOX_KAFKA_SSL_KEY_PASSWORD");
+	assert_string_equal(c.kafka[2].name, "acks");
+	assert_string_equal(c.kafka[2].origin, "-X");
+	assert_string_equal(c.kafka[3].name, "linger.ms");
+	assert_null(c.brokers); /* metadata.broker.list is enough */
+	config_free(&c);
+
+	{
+		char *argv2[] = {"outbox-shipper", "-b", "k", "--max-inflight-bytes", "512k", "-o",
+						 "include-lsn=true"};
+		char *envp2[] = {NULL};
+
+		assert_int_equal(config_parse(ARGC(argv2), argv2, envp2, &c, err, sizeof(err)), 0);
+		assert_true(c.max_inflight_bytes == 512 * 1024);
+		config_free(&c);
 	}
 }
 
@@ -146,6 +233,8 @@ test_secrets(void **state)
 	assert_true(config_is_secret("sasl.oauthbearer.client.secret"));
 	assert_false(config_is_secret("bootstrap.servers"));
 	assert_false(config_is_secret("linger.ms"));
+	assert_true(config_is_secret("SASL.PASSWORD"));
+	assert_true(config_is_secret("sasl.oauthbearer.token.endpoint.url"));
 }
 
 static void
@@ -170,6 +259,8 @@ main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_environment),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_environment_errors),
+		cmocka_unit_test(test_units_booleans_origins),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_help_needs_nothing),
 	};

@@ -9,6 +9,29 @@
 
 #include "topic.h"
 
+/* Errors name what is wrong, exactly. */
+static void
+test_messages(void **state)
+{
+	static const char *const cases[][4] = {
+		{"outbox.event.{aggregate_type}", NULL, "the topic template needs aggregate_type, which is null"},
+		{"outbox.{event_type}", "order", "the topic template needs event_type, which is null"},
+		{"outbox.event.{aggregate_type}", "no/slashes",
+		 "topic name \"outbox.event.no/slashes\" has a character Kafka does not allow (only a-z, A-Z, 0-9, '.', '_', '-')"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char topic[TOPIC_NAME_MAX + 1];
+		char err[256] = "";
+
+		assert_int_equal(topic_render(cases[i][0], cases[i][1], NULL, topic, err, sizeof(err)), -1);
+		assert_string_equal(err, cases[i][2]);
+	}
+	assert_int_equal(topic_template_check("a b.{event_type}", NULL, 0) == 0, 0);
+}
+
 static void
 test_render(void **state)
 {
@@ -30,6 +53,10 @@ test_render(void **state)
 		{"{aggregate_type}", NULL, "e", -1, NULL},
 		{"{aggregate_type}", ".", "e", -1, NULL},
 		{"{aggregate_type}", "..", "e", -1, NULL},
+		{"outbox.{event_type}", NULL, "e", 0, "outbox.e"}, /* unused fields may be null */
+		{"outbox.{event_type}", "a", NULL, -1, NULL},
+		{"{aggregate_type}", "", "e", -1, NULL},
+		{"x{", "a", "e", -1, NULL},
 	};
 	size_t i;
 
@@ -77,6 +104,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_template_check),

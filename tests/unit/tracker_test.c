@@ -3,6 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -141,6 +144,254 @@ test_new_transaction_after_complete_one(void **state)
 	tracker_destroy(t);
 }
 
+/*
+ * Scripts for tracker_add, the checked entry point: each step adds an
+ * event (with its expected result), acknowledges one by label, reports a
+ * server position, restarts, or checks the confirmed position, idleness
+ * or the in-flight counts.  Every event counts 10 bytes.  (Each record
+ * gets exactly one delivery report from librdkafka, so acknowledgements
+ * are counted per transaction.)
+ */
+typedef enum StepOp
+{
+	OP_END,
+	OP_ADD,
+	OP_ACK,
+	OP_SERVER,
+	OP_RESTART,
+	OP_CONFIRMED,
+	OP_IDLE,
+	OP_INFLIGHT
+} StepOp;
+
+typedef struct Step
+{
+	StepOp op;
+	Lsn commit_lsn; /* ADD; SERVER, RESTART, CONFIRMED: the LSN */
+	unsigned long long seq; /* ADD; INFLIGHT: events */
+	bool last; /* ADD; RESTART: same server; IDLE: expected */
+	Lsn end_lsn; /* ADD; INFLIGHT: bytes */
+	int label; /* ADD: stores the txn; ACK: acknowledges it */
+	TrackerAddResult result; /* ADD */
+	const char *error; /* ADD with TRACKER_ERROR */
+} Step;
+
+#define ADD(c, q, l, e, lab) \
+	{ \
+		OP_ADD, (c), (q), (l), (e), (lab), TRACKER_TRACKED, NULL \
+	}
+#define SKIP(c, q, l, e) \
+	{ \
+		OP_ADD, (c), (q), (l), (e), 0, TRACKER_SKIP, NULL \
+	}
+#define FAIL(c, q, l, e, msg) \
+	{ \
+		OP_ADD, (c), (q), (l), (e), 0, TRACKER_ERROR, (msg) \
+	}
+#define ACK(lab) \
+	{ \
+		OP_ACK, 0, 0, false, 0, (lab), 0, NULL \
+	}
+#define SERVER(lsn) \
+	{ \
+		OP_SERVER, (lsn), 0, false, 0, 0, 0, NULL \
+	}
+#define RESTART(lsn, same) \
+	{ \
+		OP_RESTART, (lsn), 0, (same), 0, 0, 0, NULL \
+	}
+#define CONFIRMED(lsn) \
+	{ \
+		OP_CONFIRMED, (lsn), 0, false, 0, 0, 0, NULL \
+	}
+#define IDLE(b) \
+	{ \
+		OP_IDLE, 0, 0, (b), 0, 0, 0, NULL \
+	}
+#define INFLIGHT(n, bytes) \
+	{ \
+		OP_INFLIGHT, 0, (n), false, (bytes), 0, 0, NULL \
+	}
+#define END \
+	{ \
+		OP_END, 0, 0, false, 0, 0, 0, NULL \
+	}
+
+typedef struct Script
+{
+	const char *name;
+	Step steps[32];
+} Script;
+
+static const Script scripts[] = {
+	{"one event", {ADD(0x100, 0, true, 0x130, 0), CONFIRMED(0), IDLE(false), INFLIGHT(1, 10), ACK(0), CONFIRMED(0x130), IDLE(true), INFLIGHT(0, 0), END}},
+	{"three events acknowledged out of order", {ADD(0x100, 0, false, 0, 0), ADD(0x100, 1, false, 0, 1), ADD(0x100, 2, true, 0x130, 2), INFLIGHT(3, 30), ACK(2), ACK(0), CONFIRMED(0), ACK(1), CONFIRMED(0x130), END}},
+	{"a later transaction acknowledged first", {ADD(0x100, 0, true, 0x130, 0), ADD(0x200, 0, true, 0x230, 1), ADD(0x300, 0, true, 0x330, 2), ACK(2), ACK(1), CONFIRMED(0), ACK(0), CONFIRMED(0x330), END}},
+	{"a partial transaction waits for its last event", {ADD(0x100, 0, false, 0, 0), ACK(0), CONFIRMED(0), IDLE(false), SERVER(0x500), CONFIRMED(0), ADD(0x100, 1, true, 0x130, 1), CONFIRMED(0), ACK(1), CONFIRMED(0x130), IDLE(true), END}},
+	{"the server position only when idle, never backwards", {SERVER(0x50), CONFIRMED(0x50), ADD(0x100, 0, true, 0x130, 0), SERVER(0x900), CONFIRMED(0x50), ACK(0), CONFIRMED(0x130), SERVER(0x900), CONFIRMED(0x900), SERVER(0x800), CONFIRMED(0x900), END}},
+	{"a restart on the same server keeps the position and skips what it covers", {ADD(0x100, 0, true, 0x130, 0), ACK(0), CONFIRMED(0x130), ADD(0x200, 0, true, 0x230, 1), RESTART(0x130, true), IDLE(true), INFLIGHT(0, 0), ACK(1), CONFIRMED(0x130), ADD(0x200, 0, true, 0x230, 2), ACK(2), CONFIRMED(0x230), RESTART(0x100, true), CONFIRMED(0x230), SKIP(0x100, 0, true, 0x130), SKIP(0x200, 0, false, 0), IDLE(false), SERVER(0x900), CONFIRMED(0x230), SKIP(0x200, 1, true, 0x230), IDLE(true), ADD(0x230, 0, true, 0x260, 3), ACK(3), CONFIRMED(0x260), END}},
+	{"a restart adopts a slot that moved ahead", {ADD(0x100, 0, true, 0x130, 0), RESTART(0x500, true), CONFIRMED(0x500), ACK(0), CONFIRMED(0x500), END}},
+	{"a restart on another server adopts its slot", {ADD(0x100, 0, true, 0x130, 0), ACK(0), CONFIRMED(0x130), RESTART(0x40, false), CONFIRMED(0x40), ADD(0x50, 0, true, 0x80, 1), ACK(1), CONFIRMED(0x80), END}},
+	{"a restart forgets the order of the last connection", {ADD(0x200, 0, false, 0, 0), RESTART(0, true), ADD(0x100, 0, true, 0x130, 1), ACK(1), CONFIRMED(0x130), END}},
+	{"a commit at the confirmed position is new", {SERVER(0x100), ADD(0x100, 0, true, 0x130, 0), CONFIRMED(0x100), ACK(0), CONFIRMED(0x130), END}},
+	{"seq must count up", {ADD(0x100, 0, false, 0, 0), FAIL(0x100, 2, true, 0x130, "event seq 2 of the transaction committed at 0/100 follows seq 0"), END}},
+	{"seq must not repeat", {ADD(0x100, 0, false, 0, 0), FAIL(0x100, 0, true, 0x130, "event seq 0 of the transaction committed at 0/100 follows seq 0"), END}},
+	{"a transaction must end before the next begins", {ADD(0x100, 0, false, 0, 0), FAIL(0x200, 0, true, 0x230, "an event of the transaction committed at 0/200 arrived before the transaction at 0/100 ended"), END}},
+	{"a transaction begins with seq 0", {FAIL(0x100, 1, true, 0x130, "the transaction committed at 0/100 begins with seq 1, not 0"), END}},
+	{"commit LSNs increase", {ADD(0x200, 0, true, 0x230, 0), FAIL(0x100, 0, true, 0x130, "the transaction committed at 0/100 arrived after the one committed at 0/200"), END}},
+	{"a transaction is not sent twice on one connection", {ADD(0x200, 0, true, 0x230, 0), FAIL(0x200, 0, true, 0x230, "the transaction committed at 0/200 arrived after the one committed at 0/200"), END}},
+	{"end_lsn follows commit_lsn", {FAIL(0x100, 0, true, 0x100, "the transaction committed at 0/100 ends at 0/100, not after its commit"), END}},
+	{"LSNs above 4 GB", {ADD(UINT64_C(0x1600000000), 0, true, UINT64_C(0x1600000040), 0), ACK(0), CONFIRMED(UINT64_C(0x1600000040)), FAIL(0x100, 0, true, 0x130, "the transaction committed at 0/100 arrived after the one committed at 16/0"), END}},
+};
+
+static void
+run_step(Tracker *t, const char *name, int i, const Step *step, TrackerTxn *labels)
+{
+	char what[160];
+	char err[256] = "";
+	TrackerTxn txn = TRACKER_TXN_NONE;
+	TrackerAddResult rc;
+
+	snprintf(what, sizeof(what), "%s, step %d", name, i);
+	switch (step->op)
+	{
+		case OP_ADD:
+			rc = tracker_add(t, step->commit_lsn, step->seq, step->last, step->end_lsn, 10, &txn,
+							 err, sizeof(err));
+			if (rc != step->result)
+				fail_msg("%s: tracker_add returned %d, want %d (%s)", what, rc, step->result, err);
+			if (step->error && strcmp(err, step->error) != 0)
+				fail_msg("%s: error \"%s\", want \"%s\"", what, err, step->error);
+			if (rc == TRACKER_TRACKED)
+				labels[step->label] = txn;
+			break;
+		case OP_ACK:
+			tracker_ack(t, labels[step->label], 10);
+			break;
+		case OP_SERVER:
+			tracker_server_position(t, step->commit_lsn);
+			break;
+		case OP_RESTART:
+			tracker_restart(t, step->commit_lsn, step->last);
+			break;
+		case OP_CONFIRMED:
+			if (tracker_confirmed(t) != step->commit_lsn)
+				fail_msg("%s: confirmed 0x%llX, want 0x%llX", what,
+						 (unsigned long long) tracker_confirmed(t),
+						 (unsigned long long) step->commit_lsn);
+			break;
+		case OP_IDLE:
+			if (tracker_idle(t) != step->last)
+				fail_msg("%s: idle is %d, want %d", what, tracker_idle(t), step->last);
+			break;
+		case OP_INFLIGHT:
+			if (tracker_inflight_events(t) != step->seq || tracker_inflight_bytes(t) != step->end_lsn)
+				fail_msg("%s: in flight %zu events, %zu bytes; want %llu, %llu", what,
+						 tracker_inflight_events(t), tracker_inflight_bytes(t), step->seq,
+						 (unsigned long long) step->end_lsn);
+			break;
+		case OP_END:
+			break;
+	}
+}
+
+static void
+test_scripts(void **state)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++)
+	{
+		Tracker *t = tracker_create(0);
+		TrackerTxn labels[8];
+
+		for (j = 0; scripts[i].steps[j].op != OP_END; j++)
+			run_step(t, scripts[i].name, j, &scripts[i].steps[j], labels);
+		tracker_destroy(t);
+	}
+}
+
+/* A simple model of the rule, to check the tracker on random orders. */
+typedef struct ModelTxn
+{
+	int events;
+	int acked;
+	Lsn end_lsn;
+} ModelTxn;
+
+static unsigned
+next_random(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 16) & 0x7FFF;
+}
+
+/*
+ * 3000 transactions of 1 to 5 events, acknowledged in a random order with
+ * the server reporting positions in between: after every step the
+ * confirmed position is the end of the longest fully acknowledged prefix.
+ */
+static void
+test_random_orders(void **state)
+{
+	enum
+	{
+		NTXN = 3000
+	};
+	ModelTxn *model = calloc(NTXN, sizeof(ModelTxn));
+	TrackerTxn *txns = calloc(NTXN, sizeof(TrackerTxn));
+	int *acks = calloc(NTXN * 5, sizeof(int));
+	Tracker *t = tracker_create(0);
+	unsigned seed = 42;
+	int nacks = 0;
+	int prefix = 0;
+	int i;
+	int e;
+	char err[256];
+
+	for (i = 0; i < NTXN; i++)
+	{
+		model[i].events = 1 + (int) (next_random(&seed) % 5);
+		model[i].end_lsn = (Lsn) (i + 1) * 0x100 + 0x40;
+		for (e = 0; e < model[i].events; e++)
+		{
+			assert_int_equal(TRACKER_TRACKED,
+							 tracker_add(t, (Lsn) (i + 1) * 0x100, (unsigned long long) e,
+										 e == model[i].events - 1, model[i].end_lsn, 10,
+										 &txns[i], err, sizeof(err)));
+			acks[nacks++] = i;
+		}
+	}
+	for (i = nacks - 1; i > 0; i--)
+	{
+		int j = (int) (next_random(&seed) % (unsigned) (i + 1));
+		int tmp = acks[i];
+
+		acks[i] = acks[j];
+		acks[j] = tmp;
+	}
+	for (i = 0; i < nacks; i++)
+	{
+		tracker_ack(t, txns[acks[i]], 10);
+		model[acks[i]].acked++;
+		while (prefix < NTXN && model[prefix].acked == model[prefix].events)
+			prefix++;
+		if (i % 7 == 0)
+			tracker_server_position(t, (Lsn) 0xFFFFFFFF);
+		if (tracker_confirmed(t) != (prefix ? model[prefix - 1].end_lsn : 0))
+			fail_msg("after ack %d: confirmed 0x%llX, want 0x%llX", i,
+					 (unsigned long long) tracker_confirmed(t),
+					 (unsigned long long) (prefix ? model[prefix - 1].end_lsn : 0));
+	}
+	assert_true(tracker_idle(t));
+	assert_int_equal(tracker_inflight_bytes(t), 0);
+	tracker_destroy(t);
+	free(model);
+	free(txns);
+	free(acks);
+}
+
 int
 main(void)
 {
@@ -151,6 +402,8 @@ main(void)
 		cmocka_unit_test(test_reset_ignores_stale_acks),
 		cmocka_unit_test(test_many_transactions),
 		cmocka_unit_test(test_new_transaction_after_complete_one),
+		cmocka_unit_test(test_scripts),
+		cmocka_unit_test(test_random_orders),
 	};
 
 	return cmocka_run_group_tests_name("tracker", tests, NULL, NULL);

@@ -106,6 +106,27 @@ test_parse_short_and_unknown(void **state)
 	assert_non_null(strstr(err, "0x7a"));
 }
 
+/* Header lengths are checked at the exact boundary. */
+static void
+test_parse_boundaries(void **state)
+{
+	char msg[32];
+	WalMessage m;
+	char err[256];
+
+	memset(msg, 0, sizeof(msg));
+	msg[0] = 'w';
+	assert_int_equal(walproto_parse(msg, 25, &m, err, sizeof(err)), 0);
+	assert_int_equal(m.data_len, 0);
+	assert_int_equal(walproto_parse(msg, 24, &m, err, sizeof(err)), -1);
+	assert_string_equal(err, "XLogData message of 24 bytes is shorter than its 25-byte header");
+	msg[0] = 'k';
+	assert_int_equal(walproto_parse(msg, 18, &m, err, sizeof(err)), 0);
+	assert_false(m.reply_requested);
+	assert_int_equal(walproto_parse(msg, 17, &m, err, sizeof(err)), -1);
+	assert_string_equal(err, "keepalive message of 17 bytes is shorter than 18 bytes");
+}
+
 static void
 test_status_update(void **state)
 {
@@ -133,6 +154,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_boundaries),
 		cmocka_unit_test(test_lsn_parse),
 		cmocka_unit_test(test_lsn_format),
 		cmocka_unit_test(test_parse_xlogdata),
