@@ -33,6 +33,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "log.h"
 #include "topic.h"
 
@@ -73,15 +74,6 @@ struct Kafka
 	int64_t last_error_at;
 	char failure[1024]; /* set once: why the shipper must stop */
 };
-
-static int64_t
-now_usec(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 static void
 delivery_free(Delivery *d)

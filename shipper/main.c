@@ -24,6 +24,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "event.h"
 #include "kafka.h"
@@ -77,15 +78,6 @@ typedef enum RunResult
 	RUN_LOST, /* the connection broke: reconnect */
 	RUN_FAILED /* an event cannot be shipped: exit */
 } RunResult;
-
-static int64_t
-now_usec(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 static int64_t
 status_interval_usec(const Shipper *s)

@@ -22,6 +22,7 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define PLUGIN_NAME "outbox_pg"
@@ -36,15 +37,6 @@ struct Stream
 	char *copybuf; /* the last message, freed on the next read */
 	bool streaming;
 };
-
-static int64_t
-now_usec(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 /* Copies text into errstr up to its first newline (libpq ends with one). */
 static void
