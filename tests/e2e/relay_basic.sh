@@ -50,7 +50,11 @@ check "every key's partition is the Java client's (murmur2), for all $(wc -l <"$
 kill -TERM "$(shipper_pid shipper)"
 wait_exit shipper 60
 check "SIGTERM exits 0" 0 "$EXIT_STATUS"
-check "the final status confirmed everything" t "$(confirmed_reached "$(current_lsn)" && echo t || echo f)"
+# No event is left in the slot: the final status covered them all.  (Not
+# "confirmed >= the current LSN": the server may write WAL of its own after
+# the shipper's last keepalive.)
+check "the final status confirmed every event" 0 \
+	"$(psql -qXAt -c "SELECT count(*) FROM pg_logical_slot_peek_changes('outbox_pg', NULL, NULL)")"
 start_shipper shipper2
 psql -qX -c "SELECT outbox.publish('order', 'after-restart', 'step', '{}') FROM generate_series(1, 20)" >/dev/null
 target=$(current_lsn)
