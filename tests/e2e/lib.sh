@@ -123,3 +123,15 @@ dump_topics() {
 verify() {	# verify ARGS...: tests/e2e/verify.py against this database
 	python3 "$E2E_ROOT/tests/e2e/verify.py" "$@"
 }
+
+# check_verified NAME RECORDS [verify.py options]: one check that the Kafka
+# records match the database, running verify.py once; its summary line is
+# printed and kept in VERIFY_OUT.
+check_verified() {
+	local name=$1 status
+	shift
+	VERIFY_OUT=$(verify "$@")
+	status=$?
+	echo "$VERIFY_OUT" | sed 's/^/# /'
+	check "$name" 0 "$status"
+}

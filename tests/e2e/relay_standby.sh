@@ -24,9 +24,7 @@ psql -qX -c "SELECT outbox.publish('order', (i % 10)::text, 'after', '{}') FROM 
 wait_for "the second shipper to confirm" 60 confirmed_reached "$(current_lsn)"
 check "the standby confirmed everything" 0 $?
 dump_topics "$WORK/records.jsonl" outbox.event.order
-out=$(verify "$WORK/records.jsonl" --expect-duplicates)
-echo "# $out"
-check "nothing missing across the takeover" 0 "$(verify "$WORK/records.jsonl" --expect-duplicates >/dev/null; echo $?)"
+check_verified "nothing missing across the takeover" "$WORK/records.jsonl" --expect-duplicates
 kill -TERM "$(shipper_pid second)"
 wait_exit second 60
 check "the standby stops cleanly" 0 "$EXIT_STATUS"
