@@ -9,7 +9,8 @@ PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 libpq-dev
 	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	postgresql-15-wal2json
-	librdkafka-dev libjansson-dev libcmocka-dev kcat
+	librdkafka-dev libjansson-dev libcmocka-dev kcat libmicrohttpd-dev
+	prometheus curl
 	openjdk-17-jre-headless maven
 	valgrind clang-format
 )

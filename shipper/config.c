@@ -40,6 +40,8 @@ typedef enum OptionId
 	OPT_DRAIN_TIMEOUT,
 	OPT_ON_PERMANENT_ERROR,
 	OPT_DEAD_LETTER_TOPIC,
+	OPT_HTTP_LISTEN,
+	OPT_STALL_TIMEOUT,
 	OPT_LOG_FORMAT,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -71,6 +73,8 @@ static const OptionSpec options[] = {
 	{"drain-timeout", 0, "OUTBOX_DRAIN_TIMEOUT", true, OPT_DRAIN_TIMEOUT},
 	{"on-permanent-error", 0, "OUTBOX_ON_PERMANENT_ERROR", true, OPT_ON_PERMANENT_ERROR},
 	{"dead-letter-topic", 0, "OUTBOX_DEAD_LETTER_TOPIC", true, OPT_DEAD_LETTER_TOPIC},
+	{"http-listen", 0, "OUTBOX_HTTP_LISTEN", true, OPT_HTTP_LISTEN},
+	{"stall-timeout", 0, "OUTBOX_STALL_TIMEOUT", true, OPT_STALL_TIMEOUT},
 	{"log-format", 0, "OUTBOX_LOG_FORMAT", true, OPT_LOG_FORMAT},
 	{"verbose", 'v', "OUTBOX_VERBOSE", false, OPT_VERBOSE},
 	{"help", 'h', NULL, false, OPT_HELP},
@@ -119,9 +123,15 @@ config_usage(void)
 		   "      --drain-timeout=SECS     on SIGTERM or SIGINT, how long to wait for Kafka\n"
 		   "                               (OUTBOX_DRAIN_TIMEOUT, default 30)\n"
 		   "\n"
-		   "Other:\n"
+		   "Observability:\n"
+		   "      --http-listen=HOST:PORT  serve /metrics, /healthz and /readyz there, e.g.\n"
+		   "                               0.0.0.0:9187 or [::1]:9187 (OUTBOX_HTTP_LISTEN; default off)\n"
+		   "      --stall-timeout=SECS     /healthz fails when the main loop has not turned\n"
+		   "                               for this long (OUTBOX_STALL_TIMEOUT, default 60)\n"
 		   "      --log-format=text|json   (OUTBOX_LOG_FORMAT, default text)\n"
 		   "  -v, --verbose                debug logging (OUTBOX_VERBOSE=true|false)\n"
+		   "\n"
+		   "Other:\n"
 		   "  -h, --help                   this help\n"
 		   "  -V, --version                the version\n"
 		   "\n"
@@ -355,6 +365,10 @@ apply(ShipperConfig *c, OptionId id, const char *value, bool from_env,
 			return 0;
 		case OPT_DEAD_LETTER_TOPIC:
 			return set_string(&c->dead_letter_topic, value, errstr, errstr_size);
+		case OPT_HTTP_LISTEN:
+			return set_string(&c->http_listen, value, errstr, errstr_size);
+		case OPT_STALL_TIMEOUT:
+			return parse_seconds(value, &c->stall_timeout, what, errstr, errstr_size);
 		case OPT_LOG_FORMAT:
 			if ((choice = parse_choice(value, what, "text", "json", errstr, errstr_size)) < 0)
 				return -1;
@@ -383,6 +397,8 @@ set_defaults(ShipperConfig *c, char *errstr, size_t errstr_size)
 	c->max_inflight_bytes = 8LL * 1024 * 1024;
 	c->status_interval = 10;
 	c->drain_timeout = 30;
+	/* Far above any bounded wait in the loop (connect_timeout is 10 s). */
+	c->stall_timeout = 60;
 	if (set_string(&c->slot, "outbox_pg", errstr, errstr_size) != 0 ||
 		set_string(&c->topic_template, "outbox.event.{aggregate_type}", errstr, errstr_size) != 0)
 		return -1;
@@ -594,6 +610,7 @@ config_free(ShipperConfig *config)
 {
 	free(config->conninfo);
 	free(config->slot);
+	free(config->http_listen);
 	free_list(config->plugin_options, config->nplugin_options);
 	free(config->brokers);
 	free(config->topic_template);

@@ -55,6 +55,8 @@ typedef struct ShipperConfig
 	double drain_timeout; /* seconds */
 	ErrorPolicy on_permanent_error;
 	char *dead_letter_topic;
+	char *http_listen; /* NULL: no HTTP endpoint */
+	double stall_timeout; /* seconds without a loop turn: unhealthy */
 	LogFormat log_format;
 	bool verbose;
 	bool show_help;

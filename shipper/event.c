@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A cursor over the event's bytes, and where errors go. */
 typedef struct JsonScanner
@@ -623,6 +624,61 @@ scan_lsn(JsonScanner *s, const char *key, Lsn *lsn)
 	return 0;
 }
 
+static int scan_key(JsonScanner *s, char *buf, size_t size, size_t *len);
+
+/*
+ * "YYYY-MM-DDTHH:MM:SS[.f]Z" (RFC 3339 in UTC, as the plugin writes
+ * commit_time) to microseconds since the Unix epoch.
+ */
+static int
+parse_utc_time(const char *text, int64_t *usec)
+{
+	struct tm tm;
+	int consumed = 0;
+	int64_t fraction = 0;
+	int digits = 0;
+	const char *p;
+	time_t seconds;
+
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
+		consumed != 19)
+		return -1;
+	p = text + consumed;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (digits++ < 6)
+				fraction = fraction * 10 + (*p - '0');
+	if (strcmp(p, "Z") != 0 || (p[-1] == '.'))
+		return -1;
+	for (; digits < 6; digits++)
+		fraction *= 10;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if ((seconds = timegm(&tm)) == (time_t) -1)
+		return -1;
+	*usec = (int64_t) seconds * 1000000 + fraction;
+	return 0;
+}
+
+/* commit_time, read without allocating (every event has one). */
+static int
+scan_commit_time(JsonScanner *s, const char *key, int64_t *usec)
+{
+	char text[40];
+	size_t len;
+
+	if (!json_at(s, '"'))
+		return json_error(s, "\"%s\" must be a string", key);
+	if (scan_key(s, text, sizeof(text), &len) != 0)
+		return -1;
+	if (len >= sizeof(text) || parse_utc_time(text, usec) != 0)
+		return json_error(s, "\"%s\" is not a UTC time like 2026-11-22T12:00:00.123456Z",
+						  key);
+	return 0;
+}
+
 static int
 scan_version(JsonScanner *s)
 {
@@ -768,7 +824,7 @@ scan_field(JsonScanner *s, EventKey key, ShipperEvent *event)
 		case KEY_XID:
 			return json_uint(s, &ignored);
 		case KEY_COMMIT_TIME:
-			return scan_required_string(s, name, NULL, NULL);
+			return scan_commit_time(s, name, &event->commit_time_usec);
 		case KEY_SEQ:
 			return scan_seq(s, &event->seq);
 		case KEY_LAST:

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "walproto.h"
 
@@ -51,6 +52,7 @@ typedef struct ShipperEvent
 	EventHeader *headers;
 	int nheaders;
 	Lsn commit_lsn;
+	int64_t commit_time_usec; /* since the Unix epoch; 0 without commit_time */
 	Lsn end_lsn; /* only on the transaction's last event */
 	unsigned long long seq;
 	bool last;

@@ -45,8 +45,10 @@ typedef struct Delivery
 {
 	TrackerTxn txn;
 	size_t bytes; /* as counted by the tracker */
+	size_t record_bytes; /* key and value, for the metrics */
 	char *id;
 	Lsn commit_lsn;
+	int64_t commit_usec; /* commit time, 0 if unknown */
 	uint64_t seq;
 	bool dead_letter; /* this is the dead-letter record */
 	/* Kept for the dead-letter record, under that policy only: */
@@ -63,6 +65,7 @@ struct Kafka
 {
 	const ShipperConfig *config;
 	Tracker *tracker;
+	Metrics *metrics; /* may be NULL */
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *main_queue;
 	int wake_fds[2]; /* librdkafka writes when reports wait */
@@ -102,6 +105,13 @@ set_failure(Kafka *kafka, const char *fmt, ...)
 	va_start(args, fmt);
 	vsnprintf(kafka->failure, sizeof(kafka->failure), fmt, args);
 	va_end(args);
+}
+
+static void
+count_delivery_error(Kafka *kafka, const char *kind)
+{
+	if (kafka->metrics)
+		metrics_delivery_error(kafka->metrics, kind);
 }
 
 /* Errors no retry will cure, for a given record. */
@@ -236,6 +246,7 @@ refuse(Kafka *kafka, Delivery *d, const char *error, const char *code,
 {
 	char lsn[LSN_TEXT_SIZE];
 
+	count_delivery_error(kafka, code);
 	lsn_format(d->commit_lsn, lsn);
 	if (kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER && !d->dead_letter)
 	{
@@ -263,6 +274,9 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 	else if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		tracker_ack(kafka->tracker, d->txn, d->bytes);
+		if (kafka->metrics)
+			metrics_delivered(kafka->metrics, d->topic, d->record_bytes, d->commit_usec,
+							  d->dead_letter);
 		if (d->dead_letter)
 			kafka->dead_lettered++;
 		else
@@ -274,6 +288,7 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 	else
 	{
 		/* A configured message.timeout.ms expired, or the producer failed. */
+		count_delivery_error(kafka, rd_kafka_err2name(msg->err));
 		lsn_format(d->commit_lsn, lsn);
 		set_failure(kafka, "delivery of event %s (commit LSN %s) failed: %s; stopping without confirming it (it is shipped again on restart)",
 					or_null(d->id), lsn, rd_kafka_err2str(msg->err));
@@ -288,6 +303,8 @@ on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	char fatal[512];
 	int64_t now = now_usec();
 
+	if (kafka->metrics)
+		metrics_client_error(kafka->metrics, rd_kafka_err2name((rd_kafka_resp_err_t) err));
 	if (err == RD_KAFKA_RESP_ERR__FATAL)
 	{
 		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
@@ -419,8 +436,8 @@ enable_wakeups(Kafka *kafka, char *errstr, size_t errstr_size)
 }
 
 Kafka *
-kafka_create(const ShipperConfig *config, Tracker *tracker, char *errstr,
-			 size_t errstr_size)
+kafka_create(const ShipperConfig *config, Tracker *tracker, Metrics *metrics,
+			 char *errstr, size_t errstr_size)
 {
 	Kafka *kafka = calloc(1, sizeof(Kafka));
 	rd_kafka_conf_t *conf;
@@ -433,6 +450,7 @@ kafka_create(const ShipperConfig *config, Tracker *tracker, char *errstr,
 	}
 	kafka->config = config;
 	kafka->tracker = tracker;
+	kafka->metrics = metrics;
 	kafka->wake_fds[0] = kafka->wake_fds[1] = -1;
 	if ((conf = build_conf(kafka, errstr, errstr_size)) == NULL)
 	{
@@ -521,6 +539,7 @@ delivery_new(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 	d->txn = txn;
 	d->bytes = envelope_len;
 	d->commit_lsn = event->commit_lsn;
+	d->commit_usec = event->commit_time_usec;
 	d->seq = event->seq;
 	ok = (d->id = copy_bytes(event->id, event->id_len)) != NULL;
 	if (ok && kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER)
@@ -577,6 +596,7 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 				 record_size(event, value_len), kafka->max_message_bytes);
 		return refuse(kafka, d, err, "MSG_SIZE_TOO_LARGE", false);
 	}
+	d->record_bytes = value_len + event->aggregate_id_len;
 	h = event_headers(event);
 	rc = rd_kafka_producev(kafka->rk,
 						   RD_KAFKA_V_TOPIC(d->topic),
@@ -652,6 +672,30 @@ long
 kafka_dead_lettered(const Kafka *kafka)
 {
 	return kafka->dead_lettered;
+}
+
+const char *
+kafka_library_version(void)
+{
+	return rd_kafka_version_str();
+}
+
+/*
+ * A metadata request for brokers only (no topics).  librdkafka serves it
+ * on its own threads, so the HTTP thread may ask while the main thread
+ * produces.
+ */
+bool
+kafka_probe(Kafka *kafka, int timeout_ms)
+{
+	const struct rd_kafka_metadata *metadata = NULL;
+	bool reachable;
+
+	reachable = rd_kafka_metadata(kafka->rk, 0, NULL, &metadata, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+				metadata->broker_cnt > 0;
+	if (metadata)
+		rd_kafka_metadata_destroy(metadata);
+	return reachable;
 }
 
 /* The librdkafka handle, for tests that inject faults into it. */

@@ -3,8 +3,8 @@
  *	  Producing events to Kafka (librdkafka), with the permanent-error
  *	  policy.  Acknowledged events are reported to the tracker.
  *
- *	  Ownership: the Kafka handle keeps pointers to config and tracker,
- *	  which must outlive it.  kafka_produce copies what it needs from the
+ *	  Ownership: the Kafka handle keeps pointers to config, tracker and
+ *	  metrics (which may be NULL), which must outlive it.  kafka_produce copies what it needs from the
  *	  event and the envelope.
  */
 #ifndef SHIPPER_KAFKA_H
@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "metrics.h"
 #include "tracker.h"
 
 typedef struct Kafka Kafka;
@@ -27,7 +28,7 @@ typedef enum KafkaStatus
 } KafkaStatus;
 
 extern Kafka *kafka_create(const ShipperConfig *config, Tracker *tracker,
-						   char *errstr, size_t errstr_size);
+						   Metrics *metrics, char *errstr, size_t errstr_size);
 extern void kafka_destroy(Kafka *kafka);
 extern KafkaStatus kafka_produce(Kafka *kafka, const ShipperEvent *event,
 								 const char *envelope, size_t envelope_len,
@@ -39,6 +40,10 @@ extern const char *kafka_failure(const Kafka *kafka);
 extern int kafka_outq_len(Kafka *kafka);
 extern long kafka_delivered(const Kafka *kafka);
 extern long kafka_dead_lettered(const Kafka *kafka);
+/* librdkafka's version, e.g. "2.0.2". */
+extern const char *kafka_library_version(void);
+/* Whether a broker answers a metadata request; callable from any thread. */
+extern bool kafka_probe(Kafka *kafka, int timeout_ms);
 
 /* The librdkafka handle, for tests that inject faults into it. */
 struct rd_kafka_s;

@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "config.h"
 #include "event.h"
+#include "http.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
@@ -62,6 +63,8 @@ typedef struct Shipper
 	Stream *stream;
 	Tracker *tracker;
 	Kafka *kafka;
+	Metrics *metrics;
+	HttpServer *http; /* NULL without --http-listen */
 	char system_id[32]; /* of the last connection's server */
 	bool said_duplicates;
 	bool paused;
@@ -83,6 +86,20 @@ static int64_t
 status_interval_usec(const Shipper *s)
 {
 	return (int64_t) (s->config.status_interval * 1e6);
+}
+
+/*
+ * Publishes the counters for /metrics; also the heartbeat /healthz reads,
+ * so every loop and every bounded wait calls it.
+ */
+static void
+tick(Shipper *s)
+{
+	s->counters.inflight_events = tracker_inflight_events(s->tracker);
+	s->counters.inflight_bytes = tracker_inflight_bytes(s->tracker);
+	s->counters.events_delivered = (uint64_t) kafka_delivered(s->kafka);
+	s->counters.events_dead_lettered = (uint64_t) kafka_dead_lettered(s->kafka);
+	metrics_publish(s->metrics, &s->counters, monotonic_usec());
 }
 
 /*
@@ -142,6 +159,7 @@ produce(Shipper *s, const ShipperEvent *event, const WalMessage *msg, TrackerTxn
 						s->errstr, sizeof(s->errstr)) != 0)
 			return RUN_LOST;
 		kafka_serve(s->kafka);
+		tick(s);
 		if (send_status(s, false) != 0)
 			return RUN_LOST;
 		if (stop_requested)
@@ -256,6 +274,7 @@ run_stream(Shipper *s)
 	for (;;)
 	{
 		kafka_serve(s->kafka);
+		tick(s);
 		if (kafka_failure(s->kafka))
 			return RUN_FAILED;
 		if (stop_requested)
@@ -297,23 +316,26 @@ drain(Shipper *s)
 		(void) stream_wait(s->stream, false, kafka_wait_fd(s->kafka), ms,
 						   s->errstr, sizeof(s->errstr));
 		kafka_serve(s->kafka);
+		tick(s);
 		if (stream_connected(s->stream) && send_status(s, false) != 0)
 			log_warning("%s", s->errstr);
 	}
 	return kafka_outq_len(s->kafka) == 0;
 }
 
-/* Sleeps up to ms, waking early on a stop request. */
+/*
+ * Sleeps up to ms, waking early on a stop request, serving Kafka's reports
+ * (what was in flight when a connection broke is still acknowledged).
+ */
 static void
-sleep_interruptible(int ms)
+sleep_interruptible(Shipper *s, int ms)
 {
 	int64_t deadline = now_usec() + (int64_t) ms * 1000;
 
 	while (!stop_requested && now_usec() < deadline)
 	{
-		struct timespec ts = {0, 50 * 1000 * 1000};
-
-		nanosleep(&ts, NULL);
+		kafka_poll(s->kafka, 50);
+		tick(s);
 	}
 }
 
@@ -334,9 +356,11 @@ connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
 {
 	bool said_busy = false;
 	int busy_ms = 1000;
+	char detail[256];
 
 	while (!stop_requested)
 	{
+		tick(s);
 		switch (stream_connect(s->stream, info, s->errstr, sizeof(s->errstr)))
 		{
 			case STREAM_OK:
@@ -351,12 +375,16 @@ connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
 					log_info("waiting for slot \"%s\": in use by PID %d (%s)", s->config.slot,
 							 info->busy_pid, s->errstr);
 				said_busy = true;
-				sleep_interruptible(busy_ms);
+				snprintf(detail, sizeof(detail), "waiting for slot \"%s\", in use by PID %d",
+						 s->config.slot, info->busy_pid);
+				metrics_set_state(s->metrics, STATE_STANDBY, detail);
+				sleep_interruptible(s, busy_ms);
 				busy_ms = next_backoff(busy_ms, SLOT_BUSY_BACKOFF_MAX_MS);
 				break;
 			case STREAM_RETRY:
 				log_warning("%s; retrying in %.1f s", s->errstr, *backoff_ms / 1000.0);
-				sleep_interruptible(*backoff_ms);
+				metrics_set_state(s->metrics, STATE_CONNECTING, "to PostgreSQL, which is unreachable");
+				sleep_interruptible(s, *backoff_ms);
 				*backoff_ms = next_backoff(*backoff_ms, RECONNECT_BACKOFF_MAX_MS);
 				break;
 		}
@@ -388,11 +416,14 @@ on_connected(Shipper *s, const StreamInfo *info)
 	tracker_restart(s->tracker, info->slot_confirmed, same_server);
 	snprintf(s->system_id, sizeof(s->system_id), "%s", info->system_id);
 	s->counters.connections++;
+	s->counters.server_lsn = info->server_lsn;
+	s->counters.confirmed_lsn = info->slot_confirmed;
 	s->sent_position = info->slot_confirmed;
 	s->sent_at = 0;
 	s->next_status_at = now_usec() + status_interval_usec(s);
 	lsn_format(info->slot_confirmed, slot_lsn);
 	lsn_format(info->server_lsn, server_lsn);
+	metrics_set_state(s->metrics, STATE_STREAMING, NULL);
 	log_info("streaming slot \"%s\"%s on %s (system %s, timeline %u) from %s; server at %s",
 			 s->config.slot, info->slot_created ? " (created)" : "", info->server,
 			 info->system_id, info->timeline, slot_lsn, server_lsn);
@@ -410,6 +441,7 @@ shut_down(Shipper *s, bool failed)
 	int pending = kafka_outq_len(s->kafka);
 	bool drained;
 
+	metrics_set_state(s->metrics, STATE_STOPPING, NULL);
 	if (pending > 0)
 		log_info("waiting up to %.0f s for Kafka to acknowledge %d records",
 				 s->config.drain_timeout, pending);
@@ -451,11 +483,12 @@ run(Shipper *s)
 		if (result != RUN_LOST)
 			break;
 		log_warning("%s; reconnecting", s->errstr);
+		metrics_set_state(s->metrics, STATE_CONNECTING, "after a lost connection");
 		stream_close(s->stream);
 		/* A connection that breaks at once must not be retried in a tight loop. */
 		if (now_usec() - started > STABLE_STREAM_USEC)
 			backoff_ms = 1000;
-		sleep_interruptible(backoff_ms);
+		sleep_interruptible(s, backoff_ms);
 		backoff_ms = next_backoff(backoff_ms, RECONNECT_BACKOFF_MAX_MS);
 	}
 	if (rc < 0)
@@ -485,6 +518,24 @@ log_settings(const ShipperConfig *config)
 		log_debug("Kafka property %s=%s (%s)", config->kafka[i].name,
 				  config_is_secret(config->kafka[i].name) ? "********" : config->kafka[i].value,
 				  config->kafka[i].origin);
+}
+
+/* The HTTP endpoint, if configured; -1 when it cannot listen. */
+static int
+start_http(Shipper *s)
+{
+	if (s->config.http_listen == NULL || s->config.http_listen[0] == '\0')
+		return 0;
+	s->http = http_start(s->config.http_listen, s->metrics, s->kafka,
+						 s->config.stall_timeout, s->errstr, sizeof(s->errstr));
+	if (s->http == NULL)
+	{
+		log_error("%s", s->errstr);
+		return -1;
+	}
+	log_info("serving /metrics, /healthz and /readyz on %s (port %d)",
+			 s->config.http_listen, http_port(s->http));
+	return 0;
 }
 
 static void
@@ -539,18 +590,22 @@ main(int argc, char **argv)
 	status = 1;
 	s.tracker = tracker_create(0);
 	s.stream = stream_create(&s.config);
-	if (s.tracker == NULL || s.stream == NULL)
+	s.metrics = metrics_create(kafka_library_version(), stream_library_version());
+	if (s.tracker == NULL || s.stream == NULL || s.metrics == NULL)
 		log_error("out of memory");
-	else if ((s.kafka = kafka_create(&s.config, s.tracker, s.errstr, sizeof(s.errstr))) == NULL)
+	else if ((s.kafka = kafka_create(&s.config, s.tracker, s.metrics, s.errstr, sizeof(s.errstr))) == NULL)
 		log_error("%s", s.errstr);
-	else
+	else if (start_http(&s) == 0)
 	{
 		log_settings(&s.config);
 		status = run(&s);
 	}
+	/* The HTTP thread reads metrics and Kafka: it stops first. */
+	http_stop(s.http);
 	stream_destroy(s.stream);
 	kafka_destroy(s.kafka);
 	tracker_destroy(s.tracker);
+	metrics_destroy(s.metrics);
 	config_free(&s.config);
 	return status;
 }

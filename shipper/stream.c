@@ -162,12 +162,19 @@ connection_error(PGconn *conn, const char **hint)
 static StreamStatus
 open_connection(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 {
-	const char *keys[] = {"application_name", "dbname", "replication", NULL};
-	const char *values[] = {"outbox-shipper", stream->config->conninfo, "database", NULL};
+	const char *keys[] = {"application_name", "connect_timeout", "dbname", "replication", NULL};
+	const char *values[] = {"outbox-shipper", "10", stream->config->conninfo, "database", NULL};
 	const char *hint;
 	StreamStatus status;
 
-	/* Later keywords win: the user's application_name, but our replication. */
+	/*
+	 * Later keywords win: the user's application_name and connect_timeout,
+	 * but our replication.  A bounded connect keeps the main loop turning
+	 * (/healthz) while a server is unreachable; PGCONNECT_TIMEOUT, if set,
+	 * is the user's choice and must not be overridden.
+	 */
+	if (getenv("PGCONNECT_TIMEOUT") != NULL)
+		values[1] = getenv("PGCONNECT_TIMEOUT");
 	stream->conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(stream->conn) != CONNECTION_OK)
 	{
@@ -613,4 +620,18 @@ stream_close(Stream *stream)
 	PQfinish(stream->conn);
 	stream->conn = NULL;
 	stream->streaming = false;
+}
+
+const char *
+stream_library_version(void)
+{
+	static char version[32];
+	int v = PQlibVersion();
+
+	/* 150020 is 15.20; before 10, 90624 was 9.6.24. */
+	if (v >= 100000)
+		snprintf(version, sizeof(version), "%d.%d", v / 10000, v % 10000);
+	else
+		snprintf(version, sizeof(version), "%d.%d.%d", v / 10000, v / 100 % 100, v % 100);
+	return version;
 }

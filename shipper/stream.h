@@ -52,5 +52,7 @@ extern int stream_send_status(Stream *stream, Lsn confirmed, char *errstr,
 							  size_t errstr_size);
 extern void stream_close(Stream *stream);
 extern bool stream_connected(const Stream *stream);
+/* libpq's version, e.g. "15.20". */
+extern const char *stream_library_version(void);
 
 #endif /* SHIPPER_STREAM_H */

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "event.h"
 #include "kafka.h"
+#include "metrics.h"
 #include "tracker.h"
 
 #define API_PRODUCE 0 /* Kafka protocol ApiKey of Produce */
@@ -29,13 +30,14 @@ typedef struct Fixture
 	rd_kafka_mock_cluster_t *mcluster;
 	ShipperConfig config;
 	Tracker *tracker;
+	Metrics *metrics;
 	Kafka *kafka;
 } Fixture;
 
 static const char *const event_json =
 	"{\"v\":1,\"id\":\"e-1\",\"aggregate_type\":\"order\",\"aggregate_id\":\"42\","
 	"\"event_type\":\"created\",\"payload\":{\"n\":1.10},\"headers\":null,\"created_at\":null,"
-	"\"commit_lsn\":\"0/100\",\"seq\":0,\"last\":true,\"end_lsn\":\"0/130\"}";
+	"\"commit_lsn\":\"0/100\",\"commit_time\":\"2026-11-22T08:00:00.123456Z\",\"seq\":0,\"last\":true,\"end_lsn\":\"0/130\"}";
 
 static int
 setup_with(void **state, const char *policy)
@@ -61,7 +63,8 @@ setup_with(void **state, const char *policy)
 		assert_int_equal(config_parse(9, argv, envp, &f.config, err, sizeof(err)), 0);
 	}
 	f.tracker = tracker_create(0);
-	f.kafka = kafka_create(&f.config, f.tracker, err, sizeof(err));
+	f.metrics = metrics_create("test", "test");
+	f.kafka = kafka_create(&f.config, f.tracker, f.metrics, err, sizeof(err));
 	assert_non_null(f.kafka);
 	*state = &f;
 	return 0;
@@ -86,10 +89,27 @@ teardown(void **state)
 
 	kafka_destroy(f->kafka);
 	tracker_destroy(f->tracker);
+	metrics_destroy(f->metrics);
 	config_free(&f->config);
 	rd_kafka_mock_cluster_destroy(f->mcluster);
 	rd_kafka_destroy(f->mock_handle);
 	return 0;
+}
+
+/* Fails unless /metrics shows line exactly. */
+static void
+expect_metric(Fixture *f, const char *line)
+{
+	TextBuffer text = {0};
+	char *found;
+
+	metrics_scrape(f->metrics, &text);
+	assert_false(text.failed);
+	found = strstr(text.data, line);
+	if (found == NULL || (found != text.data && found[-1] != '\n') ||
+		found[strlen(line)] != '\n')
+		fail_msg("/metrics lacks the line \"%s\":\n%s", line, text.data);
+	text_free(&text);
 }
 
 /* Produces the event and polls until Kafka has answered (or 10 s). */
@@ -124,6 +144,10 @@ test_retriable_errors_are_retried(void **state)
 	assert_null(kafka_failure(f->kafka));
 	assert_int_equal(kafka_delivered(f->kafka), 1);
 	assert_true(tracker_confirmed(f->tracker) == 0x130);
+	/* key "42" and value {"n":1.10}: 12 bytes */
+	expect_metric(f, "outbox_shipper_events_shipped_total{topic=\"outbox.event.order\"} 1");
+	expect_metric(f, "outbox_shipper_bytes_shipped_total{topic=\"outbox.event.order\"} 12");
+	expect_metric(f, "outbox_shipper_last_delivered_commit_timestamp_seconds 1795334400.123456");
 }
 
 /* A permanent refusal under the stop policy: a failure naming the event,
@@ -140,6 +164,7 @@ test_permanent_error_stops(void **state)
 	assert_non_null(strstr(kafka_failure(f->kafka), "event e-1 (commit LSN 0/100) cannot be delivered"));
 	assert_int_equal(kafka_delivered(f->kafka), 0);
 	assert_true(tracker_confirmed(f->tracker) == 0);
+	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"TOPIC_AUTHORIZATION_FAILED\"} 1");
 }
 
 /* Under the dead-letter policy the refused event goes to the dead-letter
@@ -159,6 +184,10 @@ test_permanent_error_dead_letters(void **state)
 	assert_int_equal(kafka_delivered(f->kafka), 0);
 	assert_int_equal(kafka_dead_lettered(f->kafka), 1);
 	assert_true(tracker_confirmed(f->tracker) == 0x130);
+	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"TOPIC_AUTHORIZATION_FAILED\"} 1");
+	/* The dead-letter record is not an event shipped to its topic. */
+	expect_metric(f, "# TYPE outbox_shipper_events_shipped_total counter\n"
+					 "# HELP outbox_shipper_bytes_shipped_total Key and value bytes of the records Kafka acknowledged, by topic.");
 }
 
 /* While the broker is down nothing is confirmed; once it is back, the
@@ -174,11 +203,14 @@ test_broker_down_confirms_nothing(void **state)
 	assert_null(kafka_failure(f->kafka));
 	assert_int_equal(kafka_delivered(f->kafka), 0);
 	assert_true(tracker_confirmed(f->tracker) == 0);
+	assert_false(kafka_probe(f->kafka, 500));
+	expect_metric(f, "outbox_shipper_kafka_client_errors_total{kind=\"_ALL_BROKERS_DOWN\"} 1");
 	rd_kafka_mock_broker_set_up(f->mcluster, 1);
 	for (i = 0; i < 200 && kafka_delivered(f->kafka) == 0; i++)
 		kafka_poll(f->kafka, 100);
 	assert_int_equal(kafka_delivered(f->kafka), 1);
 	assert_true(tracker_confirmed(f->tracker) == 0x130);
+	assert_true(kafka_probe(f->kafka, 5000));
 }
 
 /* A fatal producer error (e.g. a broken idempotence sequence) stops the

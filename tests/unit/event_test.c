@@ -58,6 +58,8 @@ test_real_event(void **state)
 	EXPECT_U64("seq", 0, e.seq);
 	assert_true(e.last);
 	EXPECT_U64("end_lsn", 0x1578370, e.end_lsn);
+	/* 2026-11-22T13:30:16.959568Z */
+	EXPECT_U64("commit_time_usec", UINT64_C(1795354216959568), (uint64_t) e.commit_time_usec);
 	event_free(&e);
 }
 
@@ -364,11 +366,63 @@ test_errors(void **state)
 	}
 }
 
+/* commit_time: RFC 3339 UTC with 0-6 fractional digits; else an error. */
+static void
+test_commit_time(void **state)
+{
+	static const struct
+	{
+		const char *text;
+		int64_t usec; /* -1: an error */
+	} cases[] = {
+		{"2026-11-22T13:30:16.959568Z", INT64_C(1795354216959568)},
+		{"2026-11-22T13:30:16Z", INT64_C(1795354216000000)},
+		{"2026-11-22T13:30:16.5Z", INT64_C(1795354216500000)},
+		{"2000-01-01T00:00:00.000001Z", INT64_C(946684800000001)},
+		{"2026-11-22T13:30:16.1234567Z", INT64_C(1795354216123456)},
+		{"2026-11-22T13:30:16.Z", -1},
+		{"2026-11-22T13:30:16+00", -1},
+		{"2026-11-22 13:30:16Z", -1},
+		{"yesterday", -1},
+		{"", -1},
+	};
+	size_t i;
+
+	(void) state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char json[512];
+		ShipperEvent e;
+		char errstr[256];
+		int rc;
+
+		snprintf(json, sizeof(json),
+				 "{\"v\":1,\"id\":\"1\",\"aggregate_type\":null,\"aggregate_id\":null,"
+				 "\"event_type\":null,\"payload\":null,\"headers\":null,\"created_at\":null,"
+				 "\"commit_lsn\":\"0/1\",\"commit_time\":\"%s\",\"seq\":0}",
+				 cases[i].text);
+		rc = event_parse(json, strlen(json), &e, errstr, sizeof(errstr));
+		if (cases[i].usec < 0)
+		{
+			if (rc == 0)
+				fail_msg("%s: parsed, want an error", cases[i].text);
+			if (strstr(errstr, "\"commit_time\" is not a UTC time") == NULL)
+				fail_msg("%s: error \"%s\" does not name commit_time", cases[i].text, errstr);
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("%s: %s", cases[i].text, errstr);
+		EXPECT_U64(cases[i].text, (uint64_t) cases[i].usec, (uint64_t) e.commit_time_usec);
+		event_free(&e);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_event),
+		cmocka_unit_test(test_commit_time),
 		cmocka_unit_test(test_payload_bytes),
 		cmocka_unit_test(test_deep_payload),
 		cmocka_unit_test(test_string_fields),

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The shipper's HTTP endpoint on a real PostgreSQL and Kafka: /metrics
+# passes promtool and its values move with the work done; /healthz and
+# /readyz follow streaming, hot standby, a Kafka outage, a stalled main
+# loop and shutdown.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+e2e_setup
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# status URL: the HTTP status code (000 when nothing answers)
+status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1"; }
+body() { curl -s --max-time 5 "$1"; }
+# metric PORT NAME_WITH_LABELS: the sample's value, or nothing
+metric() {
+	curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
+		awk -v m="$2" '$1 == m { print $2; found = 1 } END { exit !found }'
+}
+metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
+is_status() { [ "$(status "$1")" = "$2" ]; }
+lsn_number() { psql -qXAt -c "SELECT ('$1'::pg_lsn - '0/0')::bigint"; }
+
+P1=$(free_port)
+P2=$(free_port)
+A=http://127.0.0.1:$P1
+B=http://127.0.0.1:$P2
+
+start_shipper first --http-listen "127.0.0.1:$P1"
+wait_for "the first shipper to stream" 30 grep -q 'streaming slot' "$WORK/first.log"
+check "the endpoint says where it listens" 1 \
+	"$(grep -c "serving /metrics, /healthz and /readyz on 127.0.0.1:$P1 (port $P1)" "$WORK/first.log")"
+start_shipper second --http-listen "127.0.0.1:$P2"
+wait_for "the second shipper to wait" 30 grep -q 'waiting for slot "outbox_pg"' "$WORK/second.log"
+wait_for "the first shipper to be ready" 30 is_status "$A/readyz" 200
+check "streaming shipper: /readyz 200" 200 "$(status "$A/readyz")"
+check "streaming shipper: /readyz says why" \
+	"ready: streaming; Kafka reachable" "$(body "$A/readyz")"
+check "streaming shipper: /healthz 200" 200 "$(status "$A/healthz")"
+wait_for "the standby to report its state" 30 metric_is "$P2" 'outbox_shipper_state{state="standby"}' 1
+check "hot standby: /healthz 200 (alive)" 200 "$(status "$B/healthz")"
+check "hot standby: /readyz 503 (not ready)" 503 "$(status "$B/readyz")"
+check "hot standby: /readyz names the holder" 1 \
+	"$(body "$B/readyz" | grep -c '^not ready: standby waiting for slot "outbox_pg", in use by PID [0-9]*; Kafka')"
+check "unknown path: 404" 404 "$(status "$A/nope")"
+check "POST: 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$A/metrics")"
+
+# Values that move: 100 table events to order, 20 emitted to customer.
+before=$(metric "$P1" outbox_shipper_events_received_total)
+psql -qX -c "SELECT outbox.publish('order', (i % 10)::text, 'created', jsonb_build_object('i', i)) FROM generate_series(1, 100) i" >/dev/null
+psql -qX -c "SELECT outbox.emit('customer', i::text, 'updated', '{\"x\": 1}') FROM generate_series(1, 20) i" >/dev/null
+target=$(current_lsn)
+wait_for "the shipper to confirm" 60 confirmed_reached "$target"
+wait_for "the counters to be published" 10 metric_is "$P1" outbox_shipper_events_received_total $((before + 120))
+curl -s "$A/metrics" >"$WORK/metrics.txt"
+promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.txt" 2>&1
+check "promtool check metrics accepts /metrics" "0 " "$? $(cat "$WORK/promtool.txt")"
+check "events received moved by 120" $((before + 120)) "$(metric "$P1" outbox_shipper_events_received_total)"
+check "events shipped to order" 100 "$(metric "$P1" 'outbox_shipper_events_shipped_total{topic="outbox.event.order"}')"
+check "events shipped to customer" 20 "$(metric "$P1" 'outbox_shipper_events_shipped_total{topic="outbox.event.customer"}')"
+dump_topics "$WORK/records.jsonl" outbox.event.order outbox.event.customer
+check "bytes shipped = key + value bytes of the records in Kafka" \
+	"$(python3 -c '
+import json, sys
+n = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    n[r["topic"]] = n.get(r["topic"], 0) + len(r["key"].encode()) + len(r["payload"].encode())
+print(n["outbox.event.order"], n["outbox.event.customer"])' "$WORK/records.jsonl")" \
+	"$(metric "$P1" 'outbox_shipper_bytes_shipped_total{topic="outbox.event.order"}') $(metric "$P1" 'outbox_shipper_bytes_shipped_total{topic="outbox.event.customer"}')"
+check "nothing in flight" "0 0" \
+	"$(metric "$P1" outbox_shipper_inflight_events) $(metric "$P1" outbox_shipper_inflight_bytes)"
+wait_for "the confirmed LSN to be published" 10 \
+	metric_is "$P1" outbox_shipper_confirmed_lsn "$(lsn_number "$(slot_confirmed)")"
+check "confirmed LSN = the slot's confirmed_flush_lsn" \
+	"$(lsn_number "$(slot_confirmed)")" "$(metric "$P1" outbox_shipper_confirmed_lsn)"
+last_commit=$(psql -qXAt -c "SELECT extract(epoch FROM max(created_at)) FROM outbox.events")
+check "last delivered commit time is the last event's (within 2 s)" 1 \
+	"$(python3 -c "import sys; print(int(0 <= float(sys.argv[1]) - float(sys.argv[2]) < 2))" \
+		"$(metric "$P1" outbox_shipper_last_delivered_commit_timestamp_seconds)" "$last_commit")"
+check "build info" 1 "$(grep -c '^outbox_shipper_build_info{version="0.1.0",librdkafka="[0-9.]*",libpq="[0-9.]*"} 1$' "$WORK/metrics.txt")"
+check "RSS reported" 1 "$(awk '$1 == "process_resident_memory_bytes" && $2 > 1000000 { print 1 }' "$WORK/metrics.txt")"
+
+# Kafka down: alive, not ready, errors counted; back: ready again.
+"$KAFKA_SH" kill "$WORK/kafka"
+wait_for "/readyz to fail with Kafka down" 30 is_status "$A/readyz" 503
+check "Kafka down: /readyz 503" 503 "$(status "$A/readyz")"
+check "Kafka down: /readyz says so" "not ready: streaming; Kafka unreachable" "$(body "$A/readyz")"
+check "Kafka down: /healthz 200" 200 "$(status "$A/healthz")"
+check "Kafka down: kafka_reachable 0" 0 "$(metric "$P1" outbox_shipper_kafka_reachable)"
+wait_for "a client error to be counted" 30 grep -q '^outbox_shipper_kafka_client_errors_total{kind="_' <(curl -s "$A/metrics")
+check "Kafka down: client errors counted by kind" 0 $?
+"$KAFKA_SH" restart "$WORK/kafka" >/dev/null
+wait_for "/readyz to recover" 60 is_status "$A/readyz" 200
+check "Kafka back: /readyz 200" 200 "$(status "$A/readyz")"
+
+# Handover: the standby becomes ready; its counters start from its own work.
+kill -TERM "$(shipper_pid first)"
+wait_exit first 60
+check "first shipper stops cleanly" 0 "$EXIT_STATUS"
+check "stopped: nothing listens any more" 000 "$(status "$A/healthz")"
+wait_for "the standby to take over and be ready" 60 is_status "$B/readyz" 200
+check "after takeover: /readyz 200" 200 "$(status "$B/readyz")"
+psql -qX -c "SELECT outbox.publish('order', '1', 'after', '{}')" >/dev/null
+wait_for "the new shipper to ship" 60 metric_is "$P2" 'outbox_shipper_events_shipped_total{topic="outbox.event.order"}' 1
+check "after takeover: one event shipped by the new shipper" 1 \
+	"$(metric "$P2" 'outbox_shipper_events_shipped_total{topic="outbox.event.order"}')"
+check "after takeover: no reconnects" 0 "$(metric "$P2" outbox_shipper_reconnects_total)"
+kill -TERM "$(shipper_pid second)"
+wait_exit second 60
+check "second shipper stops cleanly" 0 "$EXIT_STATUS"
+
+# A stalled main loop: a "server" that accepts and never answers holds the
+# loop in libpq's connect for connect_timeout; /healthz says so meanwhile.
+BLACKHOLE=$(free_port)
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$BLACKHOLE" &
+blackhole_pid=$!
+P3=$(free_port)
+"$SHIPPER" -d "host=127.0.0.1 port=$BLACKHOLE user=postgres dbname=postgres connect_timeout=8" \
+	-b "$BROKERS" --http-listen "127.0.0.1:$P3" --stall-timeout 2 >>"$WORK/stall.log" 2>&1 &
+echo $! >"$WORK/stall.pid"
+wait_for "/healthz to report the stall" 20 is_status "http://127.0.0.1:$P3/healthz" 503
+check "stalled loop: /healthz 503" 503 "$(status "http://127.0.0.1:$P3/healthz")"
+check "stalled loop: /healthz says why" 1 \
+	"$(body "http://127.0.0.1:$P3/healthz" | grep -c '^stalled: the main loop has not turned for [0-9.]* s (limit 2.0 s)$')"
+check "stalled loop: not ready" 503 "$(status "http://127.0.0.1:$P3/readyz")"
+wait_for "/healthz to recover after connect_timeout" 20 is_status "http://127.0.0.1:$P3/healthz" 200
+check "connect timed out: /healthz 200 again" 200 "$(status "http://127.0.0.1:$P3/healthz")"
+kill -TERM "$(shipper_pid stall)"
+wait_exit stall 30
+check "stalled shipper stops on SIGTERM" 0 "$EXIT_STATUS"
+kill "$blackhole_pid" 2>/dev/null
+wait "$blackhole_pid" 2>/dev/null
+
+# Configuration errors name the flag.
+"$SHIPPER" -d "$CONNINFO" -b "$BROKERS" --http-listen nonsense >"$WORK/bad.log" 2>&1
+check "bad --http-listen: exit 1" 1 $?
+check "bad --http-listen: names it" 1 \
+	"$(grep -c 'invalid --http-listen "nonsense": expected HOST:PORT, \[IPV6\]:PORT or :PORT' "$WORK/bad.log")"
+finish
