@@ -419,6 +419,55 @@ COMMENT ON PROCEDURE outbox.purge(regclass, interval, integer) IS
 
 -- Watching the slots.
 
+-- How many events a slot has yet to deliver, counted exactly by decoding
+-- with the plugin itself: a temporary copy of the slot (which an active
+-- slot allows) is peeked from the slot's position and dropped.  Events
+-- whose rows were deleted since are still pending, as they still have to
+-- be shipped.  Decoding costs time in proportion to the backlog, so the
+-- count stops at max_events (a whole transaction at a time, so it can
+-- pass it): a result of max_events means "at least".
+CREATE FUNCTION outbox.pending_events(slot name, max_events integer DEFAULT 100000)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	copy name := 'outbox_pg_pending_' || pg_backend_pid();
+	n bigint;
+BEGIN
+	IF max_events IS NULL OR max_events < 1 THEN
+		RAISE EXCEPTION 'max_events must be at least 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_replication_slots s
+				   WHERE s.slot_name = slot AND s.plugin = 'outbox_pg') THEN
+		RAISE EXCEPTION 'replication slot "%" does not exist or does not use outbox_pg', slot
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'SELECT slot_name FROM outbox.slots lists the outbox_pg slots.';
+	END IF;
+	-- Slots live on the primary; a lost slot has nothing left to decode.
+	IF pg_is_in_recovery() OR EXISTS (SELECT FROM pg_replication_slots s
+									  WHERE s.slot_name = slot AND s.wal_status = 'lost') THEN
+		RETURN NULL;
+	END IF;
+	-- A copy left by an earlier failure in this session goes first.
+	IF EXISTS (SELECT FROM pg_replication_slots s WHERE s.slot_name = copy) THEN
+		PERFORM pg_drop_replication_slot(copy);
+	END IF;
+	PERFORM pg_copy_logical_replication_slot(slot, copy, true);
+	BEGIN
+		SELECT count(*) INTO n FROM pg_logical_slot_peek_changes(copy, NULL, max_events);
+	EXCEPTION WHEN OTHERS THEN
+		PERFORM pg_drop_replication_slot(copy);
+		RAISE;
+	END;
+	PERFORM pg_drop_replication_slot(copy);
+	RETURN least(n, max_events);
+END
+$$;
+COMMENT ON FUNCTION outbox.pending_events(name, integer) IS
+	'Events the slot has yet to deliver (decoded exactly, up to max_events; max_events means at least that many)';
+
 CREATE VIEW outbox.slots AS
 SELECT s.slot_name,
 	s.database,
@@ -431,11 +480,14 @@ SELECT s.slot_name,
 	pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint
 		AS lag_bytes,
 	s.wal_status,
-	s.safe_wal_size
+	s.safe_wal_size,
+	-- A slot decodes only in its own database.
+	CASE WHEN s.database = pg_catalog.current_database()
+		THEN outbox.pending_events(s.slot_name) END AS pending_events
 FROM pg_catalog.pg_replication_slots s
-WHERE s.plugin = 'outbox_pg';
+WHERE s.plugin = 'outbox_pg' AND NOT s.temporary;
 COMMENT ON VIEW outbox.slots IS
-	'outbox_pg replication slots: activity, confirmed position, retained WAL and lag in bytes';
+	'outbox_pg replication slots: activity, confirmed position, retained WAL, lag in bytes, and events yet to deliver (up to 100000; NULL for another database''s slot)';
 
 -- Privileges: nothing for PUBLIC; outbox.grant_publisher() gives a role
 -- what publishing needs.
@@ -468,8 +520,9 @@ AS $$
 BEGIN
 	EXECUTE format('GRANT USAGE ON SCHEMA outbox TO %s', role);
 	EXECUTE format('GRANT SELECT ON outbox.slots, outbox.tables TO %s', role);
+	EXECUTE format('GRANT EXECUTE ON FUNCTION outbox.pending_events(name, integer) TO %s', role);
 END
 $$;
 COMMENT ON FUNCTION outbox.grant_monitor(regrole) IS
-	'Lets a role read outbox.slots and outbox.tables';
+	'Lets a role read outbox.slots and outbox.tables and call outbox.pending_events()';
 REVOKE ALL ON FUNCTION outbox.grant_monitor(regrole) FROM PUBLIC;

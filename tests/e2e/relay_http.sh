@@ -79,6 +79,8 @@ last_commit=$(psql -qXAt -c "SELECT extract(epoch FROM max(created_at)) FROM out
 check "last delivered commit time is the last event's (within 2 s)" 1 \
 	"$(python3 -c "import sys; print(int(0 <= float(sys.argv[1]) - float(sys.argv[2]) < 2))" \
 		"$(metric "$P1" outbox_shipper_last_delivered_commit_timestamp_seconds)" "$last_commit")"
+check "outbox.slots: nothing pending on the active slot" "t 0" \
+	"$(psql -qXAt -F ' ' -c "SELECT active, pending_events FROM outbox.slots")"
 check "build info" 1 "$(grep -c '^outbox_shipper_build_info{version="0.1.0",librdkafka="[0-9.]*",libpq="[0-9.]*"} 1$' "$WORK/metrics.txt")"
 check "RSS reported" 1 "$(awk '$1 == "process_resident_memory_bytes" && $2 > 1000000 { print 1 }' "$WORK/metrics.txt")"
 
@@ -89,11 +91,20 @@ check "Kafka down: /readyz 503" 503 "$(status "$A/readyz")"
 check "Kafka down: /readyz says so" "not ready: streaming; Kafka unreachable" "$(body "$A/readyz")"
 check "Kafka down: /healthz 200" 200 "$(status "$A/healthz")"
 check "Kafka down: kafka_reachable 0" 0 "$(metric "$P1" outbox_shipper_kafka_reachable)"
+received=$(metric "$P1" outbox_shipper_events_received_total)
+psql -qX -c "SELECT outbox.publish('order', (i % 3)::text, 'while-down', '{}') FROM generate_series(1, 30) i" >/dev/null
+wait_for "the shipper to read the events" 30 metric_is "$P1" outbox_shipper_events_received_total $((received + 30))
+check "Kafka down: 30 events in flight" 30 "$(metric "$P1" outbox_shipper_inflight_events)"
+check "Kafka down: outbox.slots counts 30 pending on the active slot" "t 30" \
+	"$(psql -qXAt -F ' ' -c "SELECT active, pending_events FROM outbox.slots")"
 wait_for "a client error to be counted" 30 grep -q '^outbox_shipper_kafka_client_errors_total{kind="_' <(curl -s "$A/metrics")
 check "Kafka down: client errors counted by kind" 0 $?
 "$KAFKA_SH" restart "$WORK/kafka" >/dev/null
 wait_for "/readyz to recover" 60 is_status "$A/readyz" 200
 check "Kafka back: /readyz 200" 200 "$(status "$A/readyz")"
+wait_for "the shipper to confirm after the outage" 60 confirmed_reached "$(current_lsn)"
+check "Kafka back: nothing pending" 0 "$(psql -qXAt -c "SELECT pending_events FROM outbox.slots")"
+check "Kafka back: nothing in flight" 0 "$(metric "$P1" outbox_shipper_inflight_events)"
 
 # Handover: the standby becomes ready; its counters start from its own work.
 kill -TERM "$(shipper_pid first)"

@@ -1,7 +1,7 @@
 -- The SQL objects CREATE EXTENSION outbox_pg gives users.
 BEGIN;
 CREATE EXTENSION outbox_pg;
-SELECT plan(30);
+SELECT plan(31);
 
 SELECT has_schema('outbox');
 SELECT has_table('outbox', 'events', 'the default outbox table');
@@ -41,9 +41,10 @@ SELECT has_function('outbox', 'purge_batch', ARRAY['regclass', 'interval', 'inte
 SELECT has_function('outbox', 'grant_publisher', ARRAY['regrole']);
 SELECT has_function('outbox', 'grant_monitor', ARRAY['regrole']);
 SELECT has_view('outbox', 'slots', 'the slot monitoring view');
+SELECT has_function('outbox', 'pending_events', ARRAY['name', 'integer']);
 SELECT columns_are('outbox', 'slots', ARRAY['slot_name', 'database', 'active', 'active_pid',
 	'restart_lsn', 'confirmed_flush_lsn', 'retained_wal_bytes', 'lag_bytes', 'wal_status',
-	'safe_wal_size']);
+	'safe_wal_size', 'pending_events']);
 
 -- publish() and emit() return ids; publish() stores the row.
 SELECT isnt(outbox.publish('order', '1', 'created', '{"a": 1}'), NULL, 'publish returns an id');

@@ -2,7 +2,7 @@
 -- role exactly what publishing needs.
 BEGIN;
 CREATE EXTENSION outbox_pg;
-SELECT plan(31);
+SELECT plan(32);
 
 -- pgTAP keeps its state in temporary tables; the roles below write to them.
 GRANT ALL ON ALL TABLES IN SCHEMA pg_temp TO PUBLIC;

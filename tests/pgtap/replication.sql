@@ -1,6 +1,6 @@
 -- The shipper's role: LOGIN REPLICATION and nothing else.  Not in a
 -- transaction: slots cannot be created in one that has written.
-SELECT plan(9);
+SELECT plan(15);
 
 CREATE EXTENSION outbox_pg;
 CREATE ROLE outbox_tap_shipper LOGIN REPLICATION;
@@ -31,8 +31,31 @@ SELECT cmp_ok((SELECT lag_bytes FROM outbox.slots), '>', 0::bigint,
 			  'an unread event shows as lag');
 SELECT cmp_ok((SELECT retained_wal_bytes FROM outbox.slots), '>=',
 			  (SELECT lag_bytes FROM outbox.slots), 'retained WAL covers the lag');
+SELECT is((SELECT pending_events FROM outbox.slots), 1::bigint,
+		  'outbox.slots counts the event the slot has yet to deliver');
 SELECT is((SELECT count(*) FROM pg_logical_slot_get_changes('tap_shipper', NULL, NULL)),
 		  1::bigint, 'the pending event');
+SELECT is((SELECT pending_events FROM outbox.slots), 0::bigint,
+		  'once read and confirmed, nothing is pending');
+
+-- Three transactions of two events; one emitted and deleted rows still count.
+SELECT outbox.publish('order', i::text, 'p', '{}') FROM generate_series(1, 2) i;
+SELECT outbox.publish('order', i::text, 'p', '{}') FROM generate_series(1, 2) i;
+BEGIN;
+SELECT outbox.emit('order', '1', 'e', '{}');
+WITH d AS (INSERT INTO outbox.events (aggregate_type, aggregate_id, event_type)
+		   VALUES ('order', '1', 'deleted') RETURNING id)
+DELETE FROM outbox.events WHERE id = (SELECT id FROM d);
+COMMIT;
+SELECT is(outbox.pending_events('tap_shipper'), 6::bigint,
+		  'pending_events counts every event, emitted or deleted since');
+SELECT is(outbox.pending_events('tap_shipper', 1), 1::bigint,
+		  'the count stops at max_events');
+SELECT throws_ok($$SELECT outbox.pending_events('no_such_slot')$$, '42704',
+				 'replication slot "no_such_slot" does not exist or does not use outbox_pg',
+				 'an unknown slot is named');
+SELECT is((SELECT count(*) FROM pg_replication_slots WHERE temporary), 0::bigint,
+		  'the temporary copies are gone');
 
 -- Retention: outbox.purge() deletes old events in committed batches.
 INSERT INTO outbox.events (aggregate_type, aggregate_id, event_type, created_at)
