@@ -11,6 +11,7 @@ PACKAGES=(
 	postgresql-15-wal2json
 	librdkafka-dev libjansson-dev libcmocka-dev kcat libmicrohttpd-dev
 	prometheus curl
+	debootstrap umoci skopeo python3-venv
 	openjdk-17-jre-headless maven
 	valgrind clang-format
 )
