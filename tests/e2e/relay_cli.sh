@@ -46,4 +46,31 @@ check "... naming the slot" 1 "$(echo "$out" | grep -c 'replication slot "nosuch
 OUTBOX_KAFKA_SASL_PASSWORD=hunter2 timeout 10 "$SHIPPER" -v -b "$BROKERS" -d "host=x nonsense" \
 	-X ssl.key.password=hunter3 >"$WORK/secrets.out" 2>&1
 check "secrets never reach the log" 0 "$(grep -c 'hunter' "$WORK/secrets.out")"
+
+# A real run with JSON logs at debug level, a password in the conninfo and
+# SASL credentials set: every line is a JSON object with time, level and
+# message; the secrets appear nowhere.  (This cluster now allows outbox_pg.)
+psql -qX -c "ALTER SYSTEM SET output_plugin_libraries = pgoutput, test_decoding, outbox_pg" -c "SELECT pg_reload_conf()" >/dev/null
+OUTBOX_KAFKA_SASL_USERNAME=outbox OUTBOX_KAFKA_SASL_PASSWORD=hunter4 \
+	start_shipper jsonlog --log-format=json -v -d "$CONNINFO password=hunter5"
+wait_for "the JSON-logging shipper to stream" 30 grep -q 'streaming slot' "$WORK/jsonlog.log"
+psql -qX -c "SELECT outbox.publish('order', '1', 'logged', '{}')" >/dev/null
+wait_for "the JSON-logging shipper to confirm" 60 confirmed_reached "$(current_lsn)"
+kill -TERM "$(shipper_pid jsonlog)"
+wait_exit jsonlog 60
+check "the JSON-logging shipper stops cleanly" 0 "$EXIT_STATUS"
+check "every log line is a JSON object with time, level and message" "ok" "$(python3 -c '
+import json, sys
+levels = {"debug", "info", "warning", "error"}
+lines = open(sys.argv[1]).read().splitlines()
+for line in lines:
+    o = json.loads(line)
+    assert set(o) == {"time", "level", "message"}, line
+    assert o["level"] in levels, line
+assert len(lines) > 5
+print("ok")' "$WORK/jsonlog.log" 2>&1 | tail -1)"
+check "the JSON log has the start, the settings (debug) and the stop" 3 \
+	"$(grep -c -e '"level":"info","message":"streaming slot' -e '"level":"debug","message":"Kafka property sasl.password=\*\*\*\*\*\*\*\* (OUTBOX_KAFKA_SASL_PASSWORD)' \
+		-e '"level":"info","message":"stopped: 1 events delivered' "$WORK/jsonlog.log")"
+check "no secret in the JSON log" 0 "$(grep -c 'hunter' "$WORK/jsonlog.log")"
 finish
