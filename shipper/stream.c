@@ -90,10 +90,29 @@ stream_connected(const Stream *stream)
 	return stream->conn != NULL && stream->streaming;
 }
 
-/* Errors whose retry cannot help: bad options, privileges, missing objects. */
+/*
+ * The walsender's errors for an invalidated slot (SQLSTATE 55000): at
+ * START_REPLICATION, and when the slot is lost while streaming.
+ */
+#define SLOT_INVALIDATED "cannot read from logical replication slot"
+#define SLOT_INVALIDATED_STREAMING "can no longer get changes from replication slot"
+
 static bool
-sqlstate_is_fatal(const char *state)
+slot_invalidated(const char *message)
 {
+	return strstr(message, SLOT_INVALIDATED) != NULL ||
+		   strstr(message, SLOT_INVALIDATED_STREAMING) != NULL;
+}
+
+/*
+ * Errors whose retry cannot help: bad options, privileges, missing objects,
+ * an invalidated slot.
+ */
+static bool
+error_is_fatal(const char *state, const char *message)
+{
+	if (slot_invalidated(message))
+		return true;
 	return state != NULL &&
 		   (strncmp(state, "22", 2) == 0 || strncmp(state, "42", 2) == 0 ||
 			strncmp(state, "0A", 2) == 0 || strncmp(state, "28", 2) == 0);
@@ -110,6 +129,8 @@ extra_hint(const char *message, const char *hint)
 		return "The shipper's role needs the REPLICATION attribute (ALTER ROLE name REPLICATION) and a \"replication\" line in pg_hba.conf.";
 	if (strstr(message, "does not exist") != NULL && strstr(message, "replication slot") != NULL)
 		return "Create the slot, or run without --no-create-slot.";
+	if (slot_invalidated(message))
+		return "The slot lost WAL it still needed (wal_status \"lost\", e.g. past max_slot_wal_keep_size), so its events there can never be decoded. Drop and create the slot, then ship what it missed with outbox.replay(since => ...): see the README, Operations.";
 	return NULL;
 }
 
@@ -119,20 +140,22 @@ result_error(PGresult *res, const char *what, char *errstr, size_t errstr_size)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
 	const char *ours;
 
 	if (message == NULL)
 		message = PQresultErrorMessage(res);
 	ours = extra_hint(message, hint);
-	snprintf(errstr, errstr_size, "%s: %s%s%s%s%s%s%s%s", what, message,
+	snprintf(errstr, errstr_size, "%s: %s%s%s%s%s%s%s%s%s%s", what, message,
 			 state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "",
+			 detail ? " DETAIL: " : "", detail ? detail : "",
 			 hint || ours ? " HINT: " : "", hint ? hint : "",
 			 hint && ours ? " " : "", ours ? ours : "");
 	errstr[strcspn(errstr, "\n")] = '\0';
 	if (state && strcmp(state, SQLSTATE_OBJECT_IN_USE) == 0)
 		return STREAM_SLOT_BUSY;
-	return sqlstate_is_fatal(state) ? STREAM_FATAL : STREAM_RETRY;
+	return error_is_fatal(state, message) ? STREAM_FATAL : STREAM_RETRY;
 }
 
 /*

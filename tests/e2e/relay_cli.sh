@@ -51,6 +51,26 @@ check "secrets never reach the log" 0 "$(grep -c 'hunter' "$WORK/secrets.out")"
 # SASL credentials set: every line is a JSON object with time, level and
 # message; the secrets appear nowhere.  (This cluster now allows outbox_pg.)
 psql -qX -c "ALTER SYSTEM SET output_plugin_libraries = pgoutput, test_decoding, outbox_pg" -c "SELECT pg_reload_conf()" >/dev/null
+# A slot invalidated by max_slot_wal_keep_size: the shipper stops at once
+# and says how to recover; outbox.slots shows it as lost.
+psql -qX -c "SELECT pg_create_logical_replication_slot('lost', 'outbox_pg')" >/dev/null
+psql -qX -c "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'" -c "SELECT pg_reload_conf()" >/dev/null
+psql -qX -c "CREATE TABLE churn (x text)" >/dev/null
+slot_lost() {
+	psql -qX -c "INSERT INTO churn SELECT repeat('x', 1000) FROM generate_series(1, 5000)" \
+		-c "SELECT pg_switch_wal()" -c "CHECKPOINT" >/dev/null
+	[ "$(psql -qXAt -c "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'lost'")" = lost ]
+}
+wait_for "the slot to be invalidated" 60 slot_lost
+check "outbox.slots: the lost slot, nothing to count" "lost " \
+	"$(psql -qXAt -F ' ' -c "SELECT wal_status, pending_events FROM outbox.slots WHERE slot_name = 'lost'")"
+out=$(timeout 60 "$SHIPPER" -b "$BROKERS" -d "$CONNINFO" -S lost 2>&1); status=$?; echo "$out" >"$WORK/lost.out"
+check "an invalidated slot exits 1 (no endless retry)" 1 "$status"
+check "... saying so and how to recover" 1 \
+	"$(echo "$out" | grep -c 'cannot read from logical replication slot "lost".*DETAIL: This slot has been invalidated.*HINT: .*Drop and create the slot, then ship what it missed with outbox.replay(since => ...)')"
+psql -qX -c "SELECT pg_drop_replication_slot('lost')" -c "ALTER SYSTEM RESET max_slot_wal_keep_size" \
+	-c "SELECT pg_reload_conf()" >/dev/null
+
 OUTBOX_KAFKA_SASL_USERNAME=outbox OUTBOX_KAFKA_SASL_PASSWORD=hunter4 \
 	start_shipper jsonlog --log-format=json -v -d "$CONNINFO password=hunter5"
 wait_for "the JSON-logging shipper to stream" 30 grep -q 'streaming slot' "$WORK/jsonlog.log"
