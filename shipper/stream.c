@@ -359,8 +359,9 @@ prepare_slot(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 		return status;
 	if (!stream->config->create_slot)
 	{
-		snprintf(errstr, errstr_size, "replication slot \"%s\" does not exist HINT: Create it, or run without --no-create-slot.",
-				 stream->config->slot);
+		snprintf(errstr, errstr_size,
+				 "replication slot \"%s\" does not exist on %s (timeline %u) HINT: Create it (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), or run without --no-create-slot. After a failover, PostgreSQL 15 has no logical slot on the new primary: create it, then ship what it missed with outbox.replay(since => ...) (README, Operations).",
+				 stream->config->slot, info->server, info->timeline, stream->config->slot);
 		return STREAM_FATAL;
 	}
 	errstr[0] = '\0';
