@@ -62,6 +62,8 @@ log_message(LogLevel level, const char *fmt, ...)
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(seconds, sizeof(seconds), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(stamp, sizeof(stamp), "%s.%03dZ", seconds, (int) (now.tv_usec / 1000));
+	/* librdkafka's and the HTTP thread's lines must not interleave with ours. */
+	flockfile(stderr);
 	if (log_json)
 	{
 		fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"message\":", stamp,
@@ -72,4 +74,5 @@ log_message(LogLevel level, const char *fmt, ...)
 	else
 		fprintf(stderr, "%s %s: %s\n", stamp, level_names[level], message);
 	fflush(stderr);
+	funlockfile(stderr);
 }
