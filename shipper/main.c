@@ -66,6 +66,7 @@ typedef struct Shipper
 	Metrics *metrics;
 	HttpServer *http; /* NULL without --http-listen */
 	char system_id[32]; /* of the last connection's server */
+	unsigned timeline; /* ... and its timeline */
 	bool said_duplicates;
 	bool paused;
 	Lsn sent_position; /* the position last sent to the server */
@@ -399,14 +400,23 @@ connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
 static void
 on_connected(Shipper *s, const StreamInfo *info)
 {
-	bool same_server = strcmp(s->system_id, info->system_id) == 0;
+	/*
+	 * A promoted standby keeps the system identifier but starts a new
+	 * timeline, and may lack the end of the old one (asynchronous
+	 * replication): positions confirmed before are no longer facts there.
+	 */
+	bool same_server = strcmp(s->system_id, info->system_id) == 0 &&
+					   s->timeline == info->timeline;
 	size_t inflight = tracker_inflight_events(s->tracker);
 	char slot_lsn[LSN_TEXT_SIZE];
 	char server_lsn[LSN_TEXT_SIZE];
 
-	if (s->system_id[0] != '\0' && !same_server)
+	if (s->system_id[0] != '\0' && strcmp(s->system_id, info->system_id) != 0)
 		log_warning("connected to another PostgreSQL system (%s, was %s): resuming from the slot's position",
 					info->system_id, s->system_id);
+	else if (s->system_id[0] != '\0' && !same_server)
+		log_warning("PostgreSQL is on timeline %u, was %u (a promotion or a restore): resuming from the slot's position",
+					info->timeline, s->timeline);
 	if (inflight > 0 && !s->said_duplicates)
 	{
 		log_warning("%zu events were in flight when the connection was lost; PostgreSQL sends them again and they may reach Kafka twice (at-least-once; duplicates keep their id); said once",
@@ -415,6 +425,7 @@ on_connected(Shipper *s, const StreamInfo *info)
 	}
 	tracker_restart(s->tracker, info->slot_confirmed, same_server);
 	snprintf(s->system_id, sizeof(s->system_id), "%s", info->system_id);
+	s->timeline = info->timeline;
 	s->counters.connections++;
 	s->counters.server_lsn = info->server_lsn;
 	s->counters.confirmed_lsn = info->slot_confirmed;

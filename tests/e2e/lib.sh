@@ -135,3 +135,18 @@ check_verified() {
 	echo "$VERIFY_OUT" | sed 's/^/# /'
 	check "$name" 0 "$status"
 }
+
+# start_standby DIR: a streaming standby of the e2e primary in DIR (data,
+# socket, port, log as pg.sh lays them out); sets STANDBY_PORT.
+start_standby() {
+	local dir=$1
+	mkdir -p "$dir/sock"
+	[ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
+	STANDBY_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	echo "$STANDBY_PORT" >"$dir/port"
+	as_postgres pg_basebackup -h 127.0.0.1 -p "$PGPORT" -U postgres -D "$dir/data" \
+		-R -X stream -c fast >"$dir/basebackup.log" 2>&1 || return 1
+	"$PG_SH" restart "$dir" >/dev/null
+}
+
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -12,7 +12,6 @@ source "$(dirname "$0")/lib.sh"
 e2e_setup "wal_keep_size = '256MB'"
 trap '"$PG_SH" stop "$WORK/standby" >/dev/null 2>&1; e2e_cleanup' EXIT
 
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -22,14 +21,8 @@ metric() {
 }
 PRIMARY_PORT=$PGPORT
 STANDBY=$WORK/standby
-mkdir -p "$STANDBY/sock"
-[ "$(id -u)" = 0 ] && chown -R postgres: "$STANDBY"
-STANDBY_PORT=$(free_port)
-echo "$STANDBY_PORT" >"$STANDBY/port"
-as_postgres pg_basebackup -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$STANDBY/data" \
-	-R -X stream -c fast >"$WORK/basebackup.log" 2>&1
+start_standby "$STANDBY"
 check "a streaming standby is cloned" 0 $?
-"$PG_SH" restart "$STANDBY" >/dev/null
 check "the standby is in recovery" t \
 	"$(psql -qXAt -h "$STANDBY/sock" -p "$STANDBY_PORT" -c "SELECT pg_is_in_recovery()")"
 
