@@ -17,6 +17,7 @@
  * acknowledge everything within the drain timeout (the rest stays in the
  * slot and is shipped again on restart).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -549,6 +550,32 @@ start_http(Shipper *s)
 	return 0;
 }
 
+/*
+ * Creates the producer and the HTTP endpoint with SIGTERM and SIGINT
+ * blocked, so that the threads they start inherit a mask without them: a
+ * stop signal then goes to the main thread, whose poll() it interrupts.
+ */
+static int
+start_workers(Shipper *s)
+{
+	sigset_t stop_signals;
+	sigset_t saved;
+	int rc = -1;
+
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, &saved);
+	s->kafka = kafka_create(&s->config, s->tracker, s->metrics, s->errstr, sizeof(s->errstr));
+	if (s->kafka == NULL)
+		log_error("%s", s->errstr);
+	else
+		rc = start_http(s);
+	/* A signal that came meanwhile is delivered now. */
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return rc;
+}
+
 static void
 setup_signals(void)
 {
@@ -604,9 +631,7 @@ main(int argc, char **argv)
 	s.metrics = metrics_create(kafka_library_version(), stream_library_version());
 	if (s.tracker == NULL || s.stream == NULL || s.metrics == NULL)
 		log_error("out of memory");
-	else if ((s.kafka = kafka_create(&s.config, s.tracker, s.metrics, s.errstr, sizeof(s.errstr))) == NULL)
-		log_error("%s", s.errstr);
-	else if (start_http(&s) == 0)
+	else if (start_workers(&s) == 0)
 	{
 		log_settings(&s.config);
 		status = run(&s);
