@@ -46,6 +46,20 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Installing must not start system services (a Prometheus server on :9090,
+# for promtool's sake; a system PostgreSQL cluster): the project starts its
+# own servers, on loopback.  policy-rc.d is Debian's switch for that.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The package may create and start a system cluster; the tests never use it.
+# ... nor at the next boot: we wanted promtool, not a Prometheus server.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
+	[ -d /run/systemd/system ]; then
+	systemctl disable --quiet prometheus.service || true
+fi
+# postgresql-15 may still create a system cluster (not started): the tests never use it.
