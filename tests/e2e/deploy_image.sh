@@ -145,6 +145,7 @@ check "in the image: every library resolves" 0 \
 # A real run.  The password comes from PGPASSWORD, as the Deployment passes
 # it from a Secret: a role that must authenticate with scram-sha-256.
 e2e_setup
+trap cleanup EXIT	# e2e_setup set its own; ours calls it
 psql -qX -c "CREATE ROLE image_shipper LOGIN REPLICATION SUPERUSER PASSWORD 'from-a-secret'" >/dev/null
 hba=$(psql -qXAt -c "SHOW hba_file")
 sed -i '1i host all image_shipper 127.0.0.1/32 scram-sha-256\nhost replication image_shipper 127.0.0.1/32 scram-sha-256' "$hba"
