@@ -109,6 +109,11 @@ chroot "$ROOTFS" dpkg-query -W -f='${Package}\t${Version}\t${Architecture}\n' |
 	sort >"$OUT/packages.txt"
 
 # Pack: an empty image, the root filesystem as its one layer, the config.
+# Every file time and the image's dates are the source's commit time
+# (SOURCE_DATE_EPOCH overrides), so the same inputs give the same digest.
+EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)}
+CREATED=$(date -u -d "@$EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+find "$ROOTFS" -exec touch --no-dereference --date="@$EPOCH" {} +
 LAYOUT=$WORK/oci
 TAG=$VERSION
 umoci init --layout "$LAYOUT"
@@ -116,10 +121,11 @@ umoci new --image "$LAYOUT:$TAG"
 umoci unpack --image "$LAYOUT:$TAG" "$WORK/bundle" >/dev/null
 rm -rf "$WORK/bundle/rootfs"
 mv "$ROOTFS" "$WORK/bundle/rootfs"
-umoci repack --image "$LAYOUT:$TAG" --history.created_by "deploy/image/build.sh" \
+umoci repack --image "$LAYOUT:$TAG" --history.created "$CREATED" --history.created_by "deploy/image/build.sh" \
 	--history.comment "debootstrap $SUITE minbase + ${PACKAGES[*]} + outbox-shipper $VERSION" \
 	"$WORK/bundle"
 umoci config --image "$LAYOUT:$TAG" \
+	--created "$CREATED" --history.created "$CREATED" \
 	--os linux --architecture "$(dpkg --print-architecture)" \
 	--config.user "$UID_GID:$UID_GID" \
 	--config.entrypoint /usr/local/bin/outbox-shipper \
@@ -149,6 +155,7 @@ changes=$(git -C "$ROOT" status --porcelain -- shipper deploy/image 2>/dev/null)
 cat >"$OUT/build-info.txt" <<INFO
 version $VERSION
 revision $revision
+created $CREATED
 binary_sha256 $(sha256sum "$WORK/outbox-shipper" | cut -d' ' -f1)
 rootfs_key $key
 packages_sha256 $(sha256sum "$OUT/packages.txt" | cut -d' ' -f1)

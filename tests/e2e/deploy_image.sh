@@ -51,6 +51,10 @@ else
 	sed 's/^/# /' "$IMG/build.log" | tail -n 20
 	check "deploy/image/build.sh builds the image ($((SECONDS - start)) s)" 0 "$status"
 	[ "$status" = 0 ] || { finish; exit; }
+	# Same inputs (commit, cached root filesystem), same image.
+	"$E2E_ROOT/deploy/image/build.sh" "$IMG/rebuild" >"$IMG/rebuild.log" 2>&1
+	check "a second build has the same digest" "$(grep '^digest ' "$BUILD_DIR/build-info.txt")" \
+		"$(grep '^digest ' "$IMG/rebuild/build-info.txt" 2>/dev/null)"
 fi
 check "build-info records the archive's digest" \
 	"digest $(skopeo inspect --format '{{.Digest}}' "oci-archive:$ARCHIVE")" \
