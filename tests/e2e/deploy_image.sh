@@ -207,4 +207,30 @@ for line in open(sys.argv[1]):
     except ValueError:
         bad += 1
 print(bad)' "$WORK/shipper-image.log")"
+
+# The ConfigMap's settings as they are (SASL_SSL, SCRAM, JSON logs, no slot
+# creation), with unreachable servers: accepted, in use, and a clean stop.
+configmap_env() {	# KEY=value lines of deploy/kubernetes/configmap.yaml
+	sed -nE 's/^  (OUTBOX_[A-Z_]+): "(.*)"$/\1=\2/p' "$E2E_ROOT/deploy/kubernetes/configmap.yaml"
+}
+mapfile -t settings < <(configmap_env | grep -vE '^OUTBOX_(DBNAME|BROKERS|HTTP_LISTEN)=')
+check "the ConfigMap's settings read" \
+	"OUTBOX_CREATE_SLOT OUTBOX_DRAIN_TIMEOUT OUTBOX_KAFKA_SASL_MECHANISM OUTBOX_KAFKA_SECURITY_PROTOCOL OUTBOX_LOG_FORMAT OUTBOX_SLOT OUTBOX_STALL_TIMEOUT" \
+	"$(printf '%s\n' "${settings[@]}" | cut -d= -f1 | sort | paste -sd' ')"
+chroot --userspec=10001:10001 "$MNT" /usr/bin/env -i "${settings[@]}" \
+	OUTBOX_DBNAME="host=127.0.0.1 port=1 dbname=app user=outbox_shipper connect_timeout=2" \
+	OUTBOX_BROKERS=127.0.0.1:1 OUTBOX_HTTP_LISTEN=127.0.0.1:0 \
+	PGPASSWORD=pg-secret-value OUTBOX_KAFKA_SASL_USERNAME=shipper \
+	OUTBOX_KAFKA_SASL_PASSWORD=kafka-secret-value \
+	/usr/local/bin/outbox-shipper >>"$WORK/shipper-configmap.log" 2>&1 &
+echo $! >"$WORK/shipper-configmap.pid"
+wait_for "the shipper to try Kafka over SASL_SSL" 30 grep -q 'sasl_ssl://127.0.0.1:1' "$WORK/shipper-configmap.log"
+check "ConfigMap settings: Kafka over SASL_SSL" 0 $?
+check "ConfigMap settings: still running (no configuration error)" 0 \
+	"$(kill -0 "$(shipper_pid shipper-configmap)" 2>/dev/null; echo $?)"
+kill -TERM "$(shipper_pid shipper-configmap)"
+wait_exit shipper-configmap 30
+check "ConfigMap settings: SIGTERM exits 0" 0 "$EXIT_STATUS"
+check "ConfigMap settings: the passwords are not logged" 0 \
+	"$(grep -c 'secret-value' "$WORK/shipper-configmap.log")"
 finish

@@ -63,6 +63,8 @@ def main():
     drain = int(config["OUTBOX_DRAIN_TIMEOUT"])
     rule("grace period (%d s) exceeds OUTBOX_DRAIN_TIMEOUT (%d s) by at least 10 s" % (grace, drain),
          True, grace >= drain + 10)
+    rule("the shipper never creates the slot (failover safety)", "false",
+         config.get("OUTBOX_CREATE_SLOT"))
     rule("two replicas, strategy Recreate", "2 Recreate",
          "%s %s" % (deploy["spec"]["replicas"], deploy["spec"]["strategy"]["type"]))
 
