@@ -11,7 +11,9 @@
 # (source revision, binary checksum, image digest).  The debootstrap result
 # is cached in ~/.cache/outbox_pg/rootfs-KEY.tar, KEY a hash of the suite,
 # mirror and package list; OUTBOX_IMAGE_NO_CACHE=1 ignores and replaces it
-# (to pick up new Debian security updates).
+# (to pick up new Debian security updates).  OUTBOX_IMAGE_SOURCE and
+# OUTBOX_IMAGE_LICENSES set two OCI labels; SOURCE_DATE_EPOCH the file times
+# and image dates (default: the commit's time).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,7 +26,11 @@ SECURITY_MIRROR=http://deb.debian.org/debian-security
 PACKAGES=(libpq5 librdkafka1 libmicrohttpd12 ca-certificates)
 UID_GID=10001
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/outbox_pg
-SOURCE_URL=https://github.com/outbox-pg/outbox_pg
+# OCI labels: where the source lives (the git remote "origin" unless
+# OUTBOX_IMAGE_SOURCE says) and its SPDX license expression (NOASSERTION
+# until the project states one).
+SOURCE_URL=${OUTBOX_IMAGE_SOURCE:-$(git -C "$ROOT" remote get-url origin 2>/dev/null || echo unknown)}
+LICENSES=${OUTBOX_IMAGE_LICENSES:-NOASSERTION}
 
 log() { echo "build: $*" >&2; }
 die() { echo "build: $*" >&2; exit 1; }
@@ -136,8 +142,7 @@ umoci config --image "$LAYOUT:$TAG" \
 	--config.label org.opencontainers.image.title=outbox-shipper \
 	--config.label "org.opencontainers.image.version=$VERSION" \
 	--config.label "org.opencontainers.image.source=$SOURCE_URL" \
-	--config.label org.opencontainers.image.licenses=PostgreSQL \
-	--config.label "org.opencontainers.image.base.name=debian:$SUITE-slim" \
+	--config.label "org.opencontainers.image.licenses=$LICENSES" \
 	--config.stopsignal SIGTERM \
 	--history.created_by "deploy/image/build.sh: umoci config"
 umoci gc --layout "$LAYOUT"
