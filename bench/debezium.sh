@@ -18,7 +18,7 @@
 #             log-append time.  Every event is checked as above.
 #   resources CPU seconds and peak RSS (VmHWM) of the relay process (the
 #             Connect JVM, outbox-shipper) and the CPU of its walsender,
-#             in each phase.
+#             in each phase, and the broker's CPU beside them.
 #   idle WAL  the outbox idle while another table churns (BENCH_CHURN_RATE
 #             updates/s, default 2000, for BENCH_CHURN_SECONDS, default 60):
 #             WAL each slot still retains (pg_current_wal_lsn() minus its
@@ -26,7 +26,13 @@
 #             defaults and with the heartbeat its docs recommend.
 #
 #   bench/debezium.sh      (OUTBOX_SHIPPER=path uses that binary instead of
-#                           building; DEBEZIUM_JARS_CACHE moves the jars)
+#                           building; DEBEZIUM_JARS_CACHE moves the jars;
+#                           BENCH_PERF_DIR=dir records a system-wide perf
+#                           profile of each drain and steady phase there)
+#
+# Load: the machine's load average is recorded before and after each phase,
+# and the PostgreSQL servers and JVMs running that this run did not start;
+# a figure taken beside other work is to be measured again.
 #
 # Debezium's jars come from Maven Central (bench/debezium/pom.xml) into
 # ~/.cache/outbox_pg/debezium-VERSION.  The report is printed and written to
@@ -85,6 +91,7 @@ relay_pid=
 churn_pid=
 cleanup() {
 	[ -n "$churn_pid" ] && kill -KILL "$churn_pid" 2>/dev/null
+	[ -n "${perf_pid:-}" ] && kill -INT "$perf_pid" 2>/dev/null
 	if [ -n "$relay_pid" ]; then
 		kill -KILL "$relay_pid" 2>/dev/null
 		wait "$relay_pid" 2>/dev/null
@@ -102,6 +109,17 @@ figures=$work/figures.tsv
 : >"$figures"
 fig() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$figures"; }	# fig PHASE.SYSTEM KEY VALUE
 load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
+# Servers of others: postmasters and JVMs whose command line does not name
+# this run's directory (the test suite, another benchmark).
+foreign() {
+	local pid n_pg=0 n_jvm=0 cmd
+	for pid in $(pgrep -x postgres -P 1 || true) $(pgrep -x java || true); do
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+		case $cmd in *"$work"*) continue ;; esac
+		case $cmd in java*) n_jvm=$((n_jvm + 1)) ;; *) n_pg=$((n_pg + 1)) ;; esac
+	done
+	echo "$n_pg postmasters, $n_jvm JVMs"
+}
 fig run load_start "$(load_avg)"
 
 tests/helpers/pg.sh start "$work/pg" "shared_buffers = 1GB" "max_wal_size = 20GB" \
@@ -111,6 +129,7 @@ eval "$(tests/helpers/pg.sh env "$work/pg")"
 export PGDATABASE=postgres
 KAFKA_EXTRA_CONFIG="log.message.timestamp.type=LogAppendTime
 num.partitions=$PARTITIONS" brokers=$(tests/helpers/kafka.sh start "$work/kafka")
+broker_pid=$(cat "$work/kafka/pid")
 tests/helpers/kafka.sh create-topic "$work/kafka" "$TOPIC" "$PARTITIONS" \
 	message.timestamp.type=LogAppendTime
 
@@ -271,12 +290,36 @@ advance_slot() {
 	sql "SELECT 1 FROM pg_replication_slot_advance('$(slot_of "$1")', pg_current_wal_lsn())" >/dev/null
 }
 
-# resources PHASE.SYSTEM CPU0 WALCPU0 WALPID: the relay's CPU since CPU0, its
-# peak RSS, and the CPU of its walsender (WALPID) since WALCPU0
+# resources PHASE.SYSTEM CPU0 WALCPU0 WALPID BROKERCPU0: the relay's CPU
+# since CPU0, its peak RSS, the CPU of its walsender (WALPID) since WALCPU0,
+# the broker's since BROKERCPU0
 resources() {
 	fig "$1" relay_cpu_s "$(echo "$(cpu_seconds "$relay_pid") - $2" | bc -l)"
 	fig "$1" relay_rss_kb "$(peak_rss_kb "$relay_pid")"
 	fig "$1" walsender_cpu_s "$(echo "$(cpu_seconds "$4") - $3" | bc -l)"
+	fig "$1" broker_cpu_s "$(echo "$(cpu_seconds "$broker_pid") - $5" | bc -l)"
+}
+
+# phase_begin/phase_end PHASE.SYSTEM: load, others' servers, and a perf
+# profile of the whole machine when BENCH_PERF_DIR is set.
+perf_pid=
+phase_begin() {
+	fig "$1" load_before "$(load_avg)"
+	fig "$1" foreign_before "$(foreign)"
+	if [ -n "${BENCH_PERF_DIR:-}" ]; then
+		mkdir -p "$BENCH_PERF_DIR"
+		perf record -a -g -F 499 -o "$BENCH_PERF_DIR/$1.data" >/dev/null 2>&1 &
+		perf_pid=$!
+	fi
+}
+phase_end() {
+	fig "$1" load_after "$(load_avg)"
+	fig "$1" foreign_after "$(foreign)"
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid" 2>/dev/null || true
+		wait "$perf_pid" 2>/dev/null || true
+		perf_pid=
+	fi
 }
 
 # ---- drain: the same backlog for both
@@ -289,16 +332,17 @@ drain_events=$(sql "SELECT count(*) FROM public.outboxevent")
 truth 1 "$drain_to" "$work/truth-drain.tsv"
 
 drain() {	# drain SYSTEM
-	local system=$1 before t0 walpid
-	fig "drain.$system" load_before "$(load_avg)"
+	local system=$1 before t0 walpid brokercpu0
 	end_offsets >"$work/offsets-drain-$system"
 	before=$(awk '{s += $1} END {print s}' "$work/offsets-drain-$system")
+	phase_begin "drain.$system"
+	brokercpu0=$(cpu_seconds "$broker_pid")
 	t0=$(now_ms)
 	start_relay "$system"
 	wait_records "$system" $((before + drain_events)) 3600
 	walpid=$(walsender_pid "$system")
-	resources "drain.$system" 0 0 "$walpid"
-	fig "drain.$system" load_after "$(load_avg)"
+	resources "drain.$system" 0 0 "$walpid" "$brokercpu0"
+	phase_end "drain.$system"
 	stop_relay
 	dump_records "$work/offsets-drain-$system" "$work/records-drain-$system.jsonl"
 	python3 "$here/check.py" verify "$system" "$work/truth-drain.tsv" \
@@ -316,9 +360,8 @@ rm -f "$work"/records-drain-*.jsonl
 # ---- steady
 
 steady() {	# steady SYSTEM RATE
-	local system=$1 rate=$2 phase="steady$2.$1" from to n cpu0 walpid walcpu0 t0
+	local system=$1 rate=$2 phase="steady$2.$1" from to n cpu0 walpid walcpu0 t0 brokercpu0
 	advance_slot "$system"
-	fig "$phase" load_before "$(load_avg)"
 	end_offsets >"$work/offsets-$phase"
 	t0=$(now_ms)
 	start_relay "$system"
@@ -327,16 +370,18 @@ steady() {	# steady SYSTEM RATE
 	walpid=$(walsender_pid "$system")
 	cpu0=$(cpu_seconds "$relay_pid")
 	walcpu0=$(cpu_seconds "$walpid")
+	phase_begin "$phase"
+	brokercpu0=$(cpu_seconds "$broker_pid")
 	pgbench -n -c 4 -j 2 -R "$rate" -T "$STEADY_SECONDS" -f "$work/steady.sql" \
 		>"$work/pgbench-$phase.log" 2>&1 \
 		|| { cat "$work/pgbench-$phase.log" >&2; die "pgbench failed at $rate/s"; }
 	to=$(last_ref)
 	n=$(sql "SELECT count(*) FROM public.outboxevent WHERE (payload->>'ref')::bigint BETWEEN $from AND $to")
 	wait_records "$system" $(($(awk '{s += $1} END {print s}' "$work/offsets-$phase") + 1 + n)) 600
-	resources "$phase" "$cpu0" "$walcpu0" "$walpid"
+	resources "$phase" "$cpu0" "$walcpu0" "$walpid" "$brokercpu0"
+	phase_end "$phase"
 	fig "$phase" events "$n"
 	fig "$phase" achieved_rate "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench-$phase.log" | head -n 1)"
-	fig "$phase" load_after "$(load_avg)"
 	stop_relay
 	dump_records "$work/offsets-$phase" "$work/records-$phase.jsonl"
 	truth "$from" "$to" "$work/truth-$phase.tsv"
@@ -363,6 +408,7 @@ idle_wal() {	# idle_wal SYSTEM [heartbeat]
 	phase="idle.$system${variant:+-$variant}"
 	advance_slot "$system"
 	fig "$phase" load_before "$(load_avg)"
+	fig "$phase" foreign_before "$(foreign)"
 	start_relay "$system" "$variant"
 	probe "$system"
 	lsn0=$(sql "SELECT pg_current_wal_lsn()")
@@ -383,6 +429,7 @@ idle_wal() {	# idle_wal SYSTEM [heartbeat]
 	fig "$phase" retained_restart "${r#* }"
 	fig "$phase" retained_confirmed_max "$max_confirmed"
 	fig "$phase" load_after "$(load_avg)"
+	fig "$phase" foreign_after "$(foreign)"
 	stop_relay
 }
 echo "== idle WAL: outbox idle, $CHURN_RATE updates/s on another table for $CHURN_SECONDS s"

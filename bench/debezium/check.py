@@ -271,6 +271,7 @@ def cmd_report(figures_path, stats_dir):
     row("drain: events/s first record to last", a, b, f0, None, rate)
     for key, label, fmt, fn in (("relay_cpu_s", "relay CPU s", f2, None),
                                 ("walsender_cpu_s", "walsender CPU s", f2, None),
+                                ("broker_cpu_s", "Kafka broker CPU s", f2, None),
                                 ("relay_rss_kb", "relay peak RSS MB", f1, mb)):
         a, b = sysval("drain", key)
         row("drain: " + label, a, b, fmt, None, fn)
@@ -285,6 +286,7 @@ def cmd_report(figures_path, stats_dir):
                 0.5 if p == "p99" else None)
         for key, label, fmt, fn in (("relay_cpu_s", "relay CPU s", f2, None),
                                     ("walsender_cpu_s", "walsender CPU s", f2, None),
+                                    ("broker_cpu_s", "Kafka broker CPU s", f2, None),
                                     ("relay_rss_kb", "relay peak RSS MB", f1, mb)):
             a, b = sysval(ph, key)
             row("steady %s/s: %s" % (f0(r), label), a, b, fmt, None, fn)
@@ -322,6 +324,8 @@ def cmd_report(figures_path, stats_dir):
     loads = ["%s %s → %s" % (w, v.get("load_before", "?"), v.get("load_after", "?"))
              for w, v in sorted(figs.items()) if "load_before" in v]
     rows_text.append("load average (1, 5, 15 min) before → after each phase: " + "; ".join(loads))
+    foreign = sorted({v[k] for v in figs.values() for k in ("foreign_before", "foreign_after") if k in v})
+    rows_text.append("servers this run did not start, seen at phase boundaries: " + ", ".join(foreign))
     rows_text.append("load average at start %s, at end %s" % (
         figs["run"].get("load_start"), figs["run"].get("load_end")))
     print("\n".join(rows_text))
