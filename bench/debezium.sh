@@ -28,7 +28,9 @@
 #   bench/debezium.sh      (OUTBOX_SHIPPER=path uses that binary instead of
 #                           building; DEBEZIUM_JARS_CACHE moves the jars;
 #                           BENCH_PERF_DIR=dir records a system-wide perf
-#                           profile of each drain and steady phase there)
+#                           profile of each drain and steady phase there;
+#                           CONNECT_HEAP_OPTS sets the worker's heap, by
+#                           default connect-standalone.sh's -Xms256M -Xmx2G)
 #
 # Load: the machine's load average is recorded before and after each phase,
 # and the PostgreSQL servers and JVMs running that this run did not start;
@@ -222,7 +224,7 @@ relay_alive() {	# relay_alive SYSTEM: dies with the relay's log if it exited
 
 # start_relay SYSTEM [heartbeat]: starts the relay on its slot as it is now
 start_relay() {
-	local system=$1 variant=${2:-} rest_port
+	local system=$1 variant=${2:-} rest_port heap
 	until [ "$(sql "SELECT active FROM pg_replication_slots WHERE slot_name = '$(slot_of "$system")'")" = f ]; do
 		sleep 0.1
 	done
@@ -243,7 +245,8 @@ start_relay() {
 		cat "$here/heartbeat.properties" >>"$work/connect/connector.properties"
 	fi
 	# The JVM options of Kafka's connect-standalone.sh and kafka-run-class.sh.
-	java -Xms256M -Xmx2G -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+	read -ra heap <<<"${CONNECT_HEAP_OPTS:--Xms256M -Xmx2G}"
+	java "${heap[@]}" -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
 		-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
 		-XX:MaxInlineLevel=15 -Djava.awt.headless=true \
 		-Dlog4j.configuration="file:$here/log4j.properties" \
@@ -442,7 +445,7 @@ idle_wal debezium heartbeat
 fig run load_end "$(load_avg)"
 {
 	echo "outbox_pg vs Debezium $DBZ_VERSION outbox event router, $(date -u +%Y-%m-%dT%H:%MZ)"
-	echo "command: BENCH_BACKLOG=$BACKLOG BENCH_RATES=\"$RATES\" BENCH_SECONDS=$STEADY_SECONDS" \
+	echo "command: ${CONNECT_HEAP_OPTS:+CONNECT_HEAP_OPTS=\"$CONNECT_HEAP_OPTS\" }BENCH_BACKLOG=$BACKLOG BENCH_RATES=\"$RATES\" BENCH_SECONDS=$STEADY_SECONDS" \
 		"BENCH_CHURN_RATE=$CHURN_RATE BENCH_CHURN_SECONDS=$CHURN_SECONDS bench/debezium.sh"
 	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GB RAM, $(. /etc/os-release && echo "$PRETTY_NAME"); PostgreSQL $(sql 'SHOW server_version' | cut -d' ' -f1), Kafka $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' tests/helpers/kafka/pom.xml) (1 broker, KRaft, $PARTITIONS partitions, LogAppendTime), Java $(java -version 2>&1 | sed -n 's/.*version "\(.*\)".*/\1/p'), $($SHIPPER --version 2>&1 | head -n 1), all on this machine"
 	python3 "$here/check.py" report "$figures" "$work/stats"
