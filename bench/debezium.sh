@@ -171,6 +171,19 @@ $event_select;" >"$work/steady.sql"
 echo "\\set id random(1, 10000)
 UPDATE public.churn SET n = n + 1 WHERE id = :id;" >"$work/churn.sql"
 
+# A fresh broker spends its first seconds of load compiling (a profile of
+# the first drain showed a fifth of the machine in the broker's JIT
+# threads), which would tax whichever relay runs first: warm it up with
+# records of the same size, produced and read back by kcat, before any
+# relay runs.
+echo "== warming the broker up: ${BENCH_WARMUP:-300000} records"
+sed -e "s/^'//" -e "s/'\$//" <<<"$payload" \
+	| awk -v n="${BENCH_WARMUP:-300000}" '{for (i = 1; i <= n; i++) print i % 10000 "\t" $0}' \
+	| timeout 600 kcat -P -q -b "$brokers" -t bench.warmup -K $'\t' \
+	|| die "could not warm the broker up"
+timeout 600 kcat -C -q -b "$brokers" -t bench.warmup -o beginning -e >/dev/null \
+	|| die "could not read the warm-up records back"
+
 sql() { psql -qXAt -v ON_ERROR_STOP=1 -c "$1"; }
 last_ref() { sql "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ref_seq"; }
 now_ms() { date +%s%3N; }
