@@ -224,11 +224,12 @@ http_start(const char *listen, Metrics *metrics, Kafka *kafka,
 	server->stall_usec = (int64_t) (stall_timeout * 1e6);
 	if (addr->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* The logger first, so that it also gets what the other options say. */
 	server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, server,
+									  MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 									  MHD_OPTION_SOCK_ADDR, addr->ai_addr,
 									  MHD_OPTION_CONNECTION_LIMIT, (unsigned) MAX_CONNECTIONS,
 									  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) CONNECTION_TIMEOUT_SECS,
-									  MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 									  MHD_OPTION_END);
 	freeaddrinfo(addr);
 	if (server->daemon == NULL)
