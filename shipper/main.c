@@ -465,8 +465,7 @@ shut_down(Shipper *s, bool failed)
 	if (!drained)
 		log_error("%d records not acknowledged by Kafka within %.0f s; they stay in the slot and are shipped again on restart",
 				  kafka_outq_len(s->kafka), s->config.drain_timeout);
-	s->counters.events_delivered = (uint64_t) kafka_delivered(s->kafka);
-	s->counters.events_dead_lettered = (uint64_t) kafka_dead_lettered(s->kafka);
+	tick(s);
 	log_info("stopped: %llu events delivered, %llu dead-lettered; %llu received, %llu skipped as confirmed before; confirmed %s",
 			 (unsigned long long) s->counters.events_delivered,
 			 (unsigned long long) s->counters.events_dead_lettered,

@@ -159,7 +159,7 @@ wait_for "pg_hba.conf to reload" 10 bash -c \
 check "the shipper's role needs its password" 1 \
 	"$(PGPASSWORD= psql -qXAt -w -h 127.0.0.1 -p "$PGPORT" -U image_shipper -d postgres -c 'SELECT 1' 2>&1 | grep -c 'password')"
 
-HTTP_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+HTTP_PORT=$(free_port)
 URL=http://127.0.0.1:$HTTP_PORT
 # The image's environment plus what the ConfigMap and Secret would add;
 # nothing from this shell (env -i): PostgreSQL's socket is outside the root.

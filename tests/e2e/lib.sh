@@ -110,6 +110,18 @@ confirmed_reached() {
 
 current_lsn() { psql -qXAt -c "SELECT pg_current_wal_insert_lsn()"; }
 
+# free_port: a loopback port nothing listens on now.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# metric PORT NAME_WITH_LABELS: the sample's value from the shipper's
+# /metrics on PORT; fails when there is no such sample.
+metric() {
+	curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
+		awk -v m="$2" '$1 == m { print $2; found = 1 } END { exit !found }'
+}
+
 # dump_topics FILE TOPIC...: every record of the topics as JSON lines.
 dump_topics() {
 	local out=$1 topic
@@ -142,7 +154,7 @@ start_standby() {
 	local dir=$1
 	mkdir -p "$dir/sock"
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
-	STANDBY_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	STANDBY_PORT=$(free_port)
 	echo "$STANDBY_PORT" >"$dir/port"
 	as_postgres pg_basebackup -h 127.0.0.1 -p "$PGPORT" -U postgres -D "$dir/data" \
 		-R -X stream -c fast >"$dir/basebackup.log" 2>&1 || return 1

@@ -12,13 +12,6 @@ source "$(dirname "$0")/lib.sh"
 e2e_setup "wal_keep_size = '256MB'"
 trap '"$PG_SH" stop "$WORK/standby" >/dev/null 2>&1; e2e_cleanup' EXIT
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-metric() {
-	curl -s --max-time 5 "http://127.0.0.1:$HTTP_PORT/metrics" |
-		awk -v m="$1" '$1 == m { print $2; found = 1 } END { exit !found }'
-}
 PRIMARY_PORT=$PGPORT
 STANDBY=$WORK/standby
 start_standby "$STANDBY"
@@ -34,7 +27,7 @@ start_shipper before -d "$FAILOVER_CONNINFO" --no-create-slot --http-listen "127
 wait_for "the shipper to stream" 30 grep -q 'streaming slot' "$WORK/before.log"
 psql -qX -c "SELECT outbox.publish('order', (i % 7)::text, 'A', jsonb_build_object('i', i)) FROM generate_series(1, 100) i" >/dev/null
 wait_for "batch A to be confirmed" 60 confirmed_reached "$(current_lsn)"
-last_commit=$(metric outbox_shipper_last_delivered_commit_timestamp_seconds)
+last_commit=$(metric "$HTTP_PORT" outbox_shipper_last_delivered_commit_timestamp_seconds)
 check "the shipper reports the last delivered commit time" 1 "$([ -n "$last_commit" ] && echo 1)"
 kill -TERM "$(shipper_pid before)"
 wait_exit before 60

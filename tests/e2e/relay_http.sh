@@ -7,17 +7,9 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_setup
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # status URL: the HTTP status code (000 when nothing answers)
 status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1"; }
 body() { curl -s --max-time 5 "$1"; }
-# metric PORT NAME_WITH_LABELS: the sample's value, or nothing
-metric() {
-	curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
-		awk -v m="$2" '$1 == m { print $2; found = 1 } END { exit !found }'
-}
 metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
 is_status() { [ "$(status "$1")" = "$2" ]; }
 lsn_number() { psql -qXAt -c "SELECT ('$1'::pg_lsn - '0/0')::bigint"; }
