@@ -52,11 +52,13 @@ finish() {
 	[ "$failed" -eq 0 ]
 }
 
-# start_shipper NAME [flags...]: runs the shipper in the background.
+# start_shipper NAME [flags...]: runs the shipper in the background.  It
+# may create the slot (a fresh cluster: nothing was shipped before);
+# --no-create-slot among the flags overrides that.
 start_shipper() {
 	local name=$1
 	shift
-	"$SHIPPER" -d "$CONNINFO" -b "$BROKERS" --status-interval 1 "$@" \
+	"$SHIPPER" -d "$CONNINFO" -b "$BROKERS" --status-interval 1 --create-slot "$@" \
 		>>"$WORK/$name.log" 2>&1 &
 	echo $! >"$WORK/$name.pid"
 }
