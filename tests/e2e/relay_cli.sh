@@ -43,20 +43,6 @@ out=$(timeout 60 "$SHIPPER" -b "$BROKERS" -d "$CONNINFO" --no-create-slot -S nos
 check "a missing slot with --no-create-slot exits 1" 1 "$status"
 check "... naming the slot" 1 "$(echo "$out" | grep -c 'replication slot "nosuch" does not exist')"
 
-# A database that is not UTF8: the plugin would write its events in that
-# encoding, which is not JSON for Kafka consumers.  Refused before any slot
-# is created, naming the database, its encoding and what to do.
-for encoding in LATIN1 SQL_ASCII; do
-	db=enc_$(echo "$encoding" | tr 'A-Z' 'a-z')
-	psql -qX -c "CREATE DATABASE $db ENCODING '$encoding' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
-	out=$(timeout 30 "$SHIPPER" -b "$BROKERS" -d "host=$PGHOST port=$PGPORT user=postgres dbname=$db" --create-slot 2>&1); status=$?
-	echo "$out" >"$WORK/$db.out"
-	check "a $encoding database exits 1" 1 "$status"
-	check "... naming the database, its encoding and what to do" 1 \
-		"$(echo "$out" | grep -c "error: database \"$db\" on $PGHOST:$PGPORT/$db as postgres has encoding $encoding, not UTF8: .* HINT: Keep the outbox in a UTF8 database")"
-	check "... before creating a slot" 0 "$(psql -qXAt -c "SELECT count(*) FROM pg_replication_slots WHERE database = '$db'")"
-done
-
 # No secret in the logs, even in debug output.
 OUTBOX_KAFKA_SASL_PASSWORD=hunter2 timeout 10 "$SHIPPER" -v -b "$BROKERS" -d "host=x nonsense" \
 	-X ssl.key.password=hunter3 >"$WORK/secrets.out" 2>&1
@@ -66,6 +52,20 @@ check "secrets never reach the log" 0 "$(grep -c 'hunter' "$WORK/secrets.out")"
 # SASL credentials set: every line is a JSON object with time, level and
 # message; the secrets appear nowhere.  (This cluster now allows outbox_pg.)
 psql -qX -c "ALTER SYSTEM SET output_plugin_libraries = pgoutput, test_decoding, outbox_pg" -c "SELECT pg_reload_conf()" >/dev/null
+# A database that is not UTF8: the plugin would write its events in that
+# encoding, which is not JSON for Kafka consumers.  Refused before any slot
+# is created, naming the database, its encoding and what to do.
+for encoding in LATIN1 SQL_ASCII; do
+	db=enc_$(echo "$encoding" | tr 'A-Z' 'a-z')
+	psql -qX -c "CREATE DATABASE $db ENCODING '$encoding' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >/dev/null
+	out=$(timeout 30 "$SHIPPER" -b "$BROKERS" -d "host=$PGHOST port=$PGPORT user=postgres dbname=$db" -S "$db" --create-slot 2>&1); status=$?
+	echo "$out" >"$WORK/$db.out"
+	check "a $encoding database exits 1" 1 "$status"
+	check "... naming the database, its encoding and what to do" 1 \
+		"$(echo "$out" | grep -c "error: database \"$db\" on $PGHOST:$PGPORT/$db as postgres has encoding $encoding, not UTF8: .* HINT: Keep the outbox in a UTF8 database")"
+	check "... before creating a slot" 0 "$(psql -qXAt -c "SELECT count(*) FROM pg_replication_slots WHERE database = '$db'")"
+done
+
 # A slot invalidated by max_slot_wal_keep_size: the shipper stops at once
 # and says how to recover; outbox.slots shows it as lost.
 psql -qX -c "SELECT pg_create_logical_replication_slot('lost', 'outbox_pg')" >/dev/null
