@@ -19,7 +19,7 @@ PGFILEDESC = "outbox_pg - transactional outbox output plugin"
 EXTENSION = outbox_pg
 DATA = sql/outbox_pg--0.1.sql
 
-REGRESS = setup events filter emit values toast bigtxn declare alter replay options hostile drop
+REGRESS = setup events filter emit values toast bigtxn declare alter replay options hostile lifetime drop
 REGRESS_OPTS = --inputdir=tests/regress --outputdir=tests/regress
 
 PG_CONFIG ?= pg_config
