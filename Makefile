@@ -4,6 +4,7 @@
 #   make install         install both (plugin into PostgreSQL, shipper into $(bindir))
 #   make installcheck    pg_regress suite against the server in PGHOST/PGPORT
 #   make test            everything, on throwaway servers (what CI runs)
+#   make test-major PG_MAJOR=17   the per-major suites, on another major
 #   make valgrind-check  the regression suite with the server under valgrind
 
 MODULE_big = outbox_pg
@@ -27,6 +28,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 override CPPFLAGS := -I$(srcdir)/plugin $(CPPFLAGS)
+# A callback whose signature drifted between majors compiles with a warning
+# and misbehaves silently: warnings are errors, on every major.
+PG_CFLAGS += -Werror
 
 # The shipper is an ordinary program with its own Makefile.
 SHIPPER_BINDIR ?= /usr/local/bin
@@ -48,6 +52,10 @@ shipper-clean:
 test:
 	tests/run.sh
 
+# The suites every supported major must pass, for one major: make test-major PG_MAJOR=17
+test-major:
+	tests/major.sh $(PG_MAJOR)
+
 demo:
 	scripts/demo.sh
 
@@ -65,4 +73,4 @@ format-check:
 format:
 	clang-format -i $(FORMAT_SOURCES)
 
-.PHONY: shipper-all shipper-install shipper-clean test demo valgrind-check deps format-check format
+.PHONY: shipper-all shipper-install shipper-clean test test-major demo valgrind-check deps format-check format

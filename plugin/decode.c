@@ -14,6 +14,7 @@
  *-------------------------------------------------------------------------
  */
 #include "outbox_pg.h"
+#include "compat.h"
 
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
@@ -178,7 +179,7 @@ event_finish(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 		if (data->options.include_timestamp)
 		{
 			appendStringInfoString(meta, ",\"commit_time\":");
-			outbox_append_utc_time(meta, txn->xact_time.commit_time);
+			outbox_append_utc_time(meta, outbox_txn_commit_time(txn));
 		}
 		appendStringInfoString(meta, ",\"seq\":");
 	}
@@ -199,7 +200,7 @@ outbox_decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	if (++data->changes_since_progress >= OUTBOX_PROGRESS_EVERY_CHANGES)
 	{
 		data->changes_since_progress = 0;
-		OutputPluginUpdateProgress(ctx, false);
+		outbox_update_progress(ctx, false);
 	}
 
 	/* Only inserts are events; everything else costs one comparison. */
@@ -215,7 +216,7 @@ outbox_decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	event_start(ctx, txn);
 	outbox_relation_values(entry, RelationGetDescr(relation),
-						   &change->data.tp.newtuple->tuple, values);
+						   outbox_change_new_tuple(change), values);
 	if (!outbox_append_event_fields(&data->pending, values, txn->final_lsn,
 									data->seq, data->options.max_event_size))
 		outbox_append_too_large_fields(&data->pending, values, txn->final_lsn,
@@ -277,7 +278,7 @@ outbox_decode_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	 * slot's position can move on.
 	 */
 	data->changes_since_progress = 0;
-	OutputPluginUpdateProgress(ctx, !data->has_pending);
+	outbox_update_progress(ctx, !data->has_pending);
 	if (!data->has_pending)
 		return;
 

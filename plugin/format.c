@@ -12,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include "outbox_pg.h"
+#include "compat.h"
 
 #include "access/detoast.h"
 #include "catalog/pg_type.h"
@@ -398,8 +399,7 @@ json_text_is_valid(const char *json, int len)
 {
 	JsonLexContext *lex;
 
-	lex = makeJsonLexContextCstringLen(unconstify(char *, json), len,
-									   GetDatabaseEncoding(), false);
+	lex = outbox_json_lex_context(unconstify(char *, json), len);
 	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
 }
 

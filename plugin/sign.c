@@ -20,6 +20,7 @@
  *-------------------------------------------------------------------------
  */
 #include "outbox_pg.h"
+#include "compat.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -115,7 +116,7 @@ outbox_sign(const uint8 key[OUTBOX_KEY_BYTES], const char *body, Size size,
 		pg_hmac_update(hmac, (const uint8 *) body, size) < 0 ||
 		pg_hmac_final(hmac, mac, OUTBOX_MAC_BYTES) < 0)
 	{
-		const char *reason = pg_hmac_error(hmac);
+		const char *reason = outbox_hmac_error(hmac);
 
 		pg_hmac_free(hmac);
 		elog(ERROR, "could not compute an HMAC: %s", reason);

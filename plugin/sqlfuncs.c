@@ -11,6 +11,7 @@
  *-------------------------------------------------------------------------
  */
 #include "outbox_pg.h"
+#include "compat.h"
 
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -91,7 +92,7 @@ log_event_message(const OutboxValue values[OUTBOX_NFIELDS],
 				 errhint("Store large documents elsewhere and publish a reference to them.")));
 	outbox_sign(key, buf.data + OUTBOX_MAC_BYTES, buf.len - OUTBOX_MAC_BYTES,
 				(uint8 *) buf.data);
-	LogLogicalMessage(OUTBOX_MESSAGE_PREFIX, buf.data, buf.len, true);
+	outbox_log_transactional_message(OUTBOX_MESSAGE_PREFIX, buf.data, buf.len);
 	explicit_bzero(key, sizeof(key));
 	pfree(buf.data);
 }
