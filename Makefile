@@ -12,13 +12,14 @@ OBJS = \
 	plugin/format.o \
 	plugin/options.o \
 	plugin/relation.o \
+	plugin/sign.o \
 	plugin/sqlfuncs.o
 PGFILEDESC = "outbox_pg - transactional outbox output plugin"
 
 EXTENSION = outbox_pg
 DATA = sql/outbox_pg--0.1.sql
 
-REGRESS = setup events filter emit values toast bigtxn declare alter replay options drop
+REGRESS = setup events filter emit values toast bigtxn declare alter replay options hostile lifetime drop
 REGRESS_OPTS = --inputdir=tests/regress --outputdir=tests/regress
 
 PG_CONFIG ?= pg_config
