@@ -675,10 +675,11 @@ warn_unauthenticated(Kafka *kafka, const ShipperEvent *event, size_t bytes)
 		now - kafka->unauthenticated_said_at < ERROR_LOG_INTERVAL_USEC)
 		return;
 	lsn_format(event->commit_lsn, lsn);
-	log_warning("unauthenticated message with the outbox_pg prefix at commit LSN %s, seq %llu (%zu bytes; %lu such in all since the last line like this): not written by outbox.emit() or outbox.replay(), so a forgery attempt or a bug; %s%s",
-				lsn, event->seq, bytes, kafka->unauthenticated_unsaid,
+	log_warning("unauthenticated message with the outbox_pg prefix at commit LSN %s, seq %llu (%zu bytes): not written by outbox.emit() or outbox.replay(), so a forgery attempt or a bug; %s%s (%lu such messages since the last warning like this; one warning per %d s at most)",
+				lsn, event->seq, bytes,
 				kafka->config->dead_letter_topic ? "sent to dead-letter topic " : "dropped (no --dead-letter-topic)",
-				kafka->config->dead_letter_topic ? kafka->config->dead_letter_topic : "");
+				kafka->config->dead_letter_topic ? kafka->config->dead_letter_topic : "",
+				kafka->unauthenticated_unsaid, (int) (ERROR_LOG_INTERVAL_USEC / 1000000));
 	kafka->unauthenticated_said_at = now;
 	kafka->unauthenticated_unsaid = 0;
 }

@@ -297,6 +297,33 @@ test_cluster_error_not_dead_lettered(void **state)
 	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"TOPIC_AUTHORIZATION_FAILED\"} 1");
 }
 
+/*
+ * The same error from topic metadata (an ACL that denies DESCRIBE too):
+ * librdkafka keeps the record and retries, nothing is dead-lettered or
+ * confirmed meanwhile, and once the ACL is fixed it is delivered.
+ */
+static void
+test_topic_metadata_error_retried(void **state)
+{
+	Fixture *f = *state;
+	int i;
+
+	rd_kafka_mock_topic_set_error(f->mcluster, "outbox.event.order",
+								  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	produce_and_wait(f); /* gives up polling after 10 s */
+	assert_null(kafka_failure(f->kafka));
+	assert_int_equal(kafka_dead_lettered(f->kafka), 0);
+	assert_int_equal(kafka_delivered(f->kafka), 0);
+	assert_true(tracker_confirmed(f->tracker) == 0);
+	assert_int_equal(kafka_outq_len(f->kafka), 1);
+	rd_kafka_mock_topic_set_error(f->mcluster, "outbox.event.order", RD_KAFKA_RESP_ERR_NO_ERROR);
+	for (i = 0; i < 200 && kafka_delivered(f->kafka) == 0; i++)
+		kafka_poll(f->kafka, 100);
+	assert_int_equal(kafka_delivered(f->kafka), 1);
+	assert_int_equal(kafka_dead_lettered(f->kafka), 0);
+	assert_true(tracker_confirmed(f->tracker) == 0x130);
+}
+
 /* Under the dead-letter policy a refused event goes to the dead-letter
  * topic, and counts as delivered once that record is acknowledged. */
 static void
@@ -544,6 +571,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_permanent_error_stops, setup_stop, teardown),
 		cmocka_unit_test_setup_teardown(test_permanent_error_dead_letters, setup_dead_letter, teardown),
 		cmocka_unit_test_setup_teardown(test_cluster_error_not_dead_lettered, setup_dead_letter, teardown),
+		cmocka_unit_test_setup_teardown(test_topic_metadata_error_retried, setup_dead_letter, teardown),
 		cmocka_unit_test_setup_teardown(test_unauthenticated_dead_lettered, setup_stop, teardown),
 		cmocka_unit_test_setup_teardown(test_unauthenticated_dropped, setup_stop_no_dead_letter_topic, teardown),
 		cmocka_unit_test_setup_teardown(test_unauthenticated_dead_letter_refused, setup_dead_letter, teardown),
