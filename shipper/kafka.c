@@ -773,8 +773,11 @@ kafka_dead_letter_malformed(Kafka *kafka, const char *message, size_t len,
 							const EventPosition *position, const char *error,
 							TrackerTxn txn)
 {
-	Delivery *d = calloc(1, sizeof(Delivery));
+	Delivery *d;
 
+	if (kafka->failure[0] != '\0')
+		return KAFKA_FAILED;
+	d = calloc(1, sizeof(Delivery));
 	if (d == NULL || (d->envelope = copy_bytes(message, len)) == NULL)
 	{
 		free(d);
