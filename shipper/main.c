@@ -205,14 +205,9 @@ ship_malformed(Shipper *s, const WalMessage *msg, const char *parse_error)
 		return RUN_FAILED;
 	}
 	lsn_format(position.commit_lsn, commit);
-	if (s->config.on_permanent_error == ON_ERROR_STOP)
-	{
-		log_error("malformed event from the slot at %s (commit LSN %s, seq %llu): %s; stopping without confirming it",
-				  wal, commit, position.seq, parse_error);
-		return RUN_FAILED;
-	}
 	s->counters.events_received++;
 	s->counters.bytes_received += msg->data_len;
+	/* Confirmed before (a server that restarted sends it again): skipped. */
 	added = tracker_add(s->tracker, position.commit_lsn, position.seq, position.last,
 						position.end_lsn, msg->data_len, &txn, s->errstr, sizeof(s->errstr));
 	if (added == TRACKER_ERROR)
@@ -225,6 +220,13 @@ ship_malformed(Shipper *s, const WalMessage *msg, const char *parse_error)
 	{
 		s->counters.events_skipped++;
 		return RUN_CONTINUE;
+	}
+	/* Tracked and never acknowledged: nothing from it on is confirmed. */
+	if (s->config.on_permanent_error == ON_ERROR_STOP)
+	{
+		log_error("malformed event from the slot at %s (commit LSN %s, seq %llu): %s; stopping without confirming it",
+				  wal, commit, position.seq, parse_error);
+		return RUN_FAILED;
 	}
 	while ((status = kafka_dead_letter_malformed(s->kafka, msg->data, msg->data_len, &position,
 												 parse_error, txn)) == KAFKA_QUEUE_FULL)
