@@ -29,6 +29,8 @@ typedef enum OptionId
 	OPT_SLOT,
 	OPT_CREATE_SLOT,
 	OPT_NO_CREATE_SLOT,
+	OPT_FAILOVER,
+	OPT_NO_FAILOVER,
 	OPT_PLUGIN_OPTION,
 	OPT_BROKERS,
 	OPT_TOPIC_TEMPLATE,
@@ -62,6 +64,8 @@ static const OptionSpec options[] = {
 	{"slot", 'S', "OUTBOX_SLOT", true, OPT_SLOT},
 	{"create-slot", 0, "OUTBOX_CREATE_SLOT", false, OPT_CREATE_SLOT},
 	{"no-create-slot", 0, NULL, false, OPT_NO_CREATE_SLOT},
+	{"failover", 0, "OUTBOX_FAILOVER", false, OPT_FAILOVER},
+	{"no-failover", 0, NULL, false, OPT_NO_FAILOVER},
 	{"option", 'o', "OUTBOX_PLUGIN_OPTIONS", true, OPT_PLUGIN_OPTION},
 	{"brokers", 'b', "OUTBOX_BROKERS", true, OPT_BROKERS},
 	{"topic-template", 't', "OUTBOX_TOPIC_TEMPLATE", true, OPT_TOPIC_TEMPLATE},
@@ -98,6 +102,12 @@ config_usage(void)
 		   "                               connection, for a first start only: never after it has\n"
 		   "                               streamed (OUTBOX_CREATE_SLOT=true|false)\n"
 		   "      --no-create-slot         fail if the slot is missing (default)\n"
+		   "      --failover               create the slot as a failover slot, which standbys\n"
+		   "                               with sync_replication_slots keep in sync; an error\n"
+		   "                               before PostgreSQL 17 or on a standby\n"
+		   "      --no-failover            create an ordinary slot (default: a failover slot\n"
+		   "                               where the server supports it: 17+, not a standby;\n"
+		   "                               OUTBOX_FAILOVER=true|false|auto)\n"
 		   "  -o, --option=NAME=VALUE      outbox_pg plugin option, repeatable (OUTBOX_PLUGIN_OPTIONS=a=b,c=d)\n"
 		   "      --status-interval=SECS   standby status update interval (OUTBOX_STATUS_INTERVAL, default 10)\n"
 		   "\n"
@@ -231,6 +241,24 @@ parse_bool(const char *text, bool *value, const char *what, char *errstr,
 	return fail(errstr, errstr_size, "%s must be true or false, not \"%s\"", what, text);
 }
 
+/* --failover (value NULL) or OUTBOX_FAILOVER=true|false|auto. */
+static int
+parse_failover(const char *value, FailoverMode *mode, const char *what,
+			   char *errstr, size_t errstr_size)
+{
+	bool on = true;
+
+	if (value != NULL && strcasecmp(value, "auto") == 0)
+	{
+		*mode = FAILOVER_AUTO;
+		return 0;
+	}
+	if (value != NULL && parse_bool(value, &on, what, errstr, errstr_size) != 0)
+		return fail(errstr, errstr_size, "%s must be true, false or auto, not \"%s\"", what, value);
+	*mode = on ? FAILOVER_ON : FAILOVER_OFF;
+	return 0;
+}
+
 /* The multiplier of a size unit (1024-based), 1 for none, 0 if unknown. */
 static long long
 unit_multiplier(const char *unit)
@@ -340,6 +368,11 @@ apply(ShipperConfig *c, OptionId id, const char *value, bool from_env,
 		case OPT_NO_CREATE_SLOT:
 			c->create_slot = false;
 			return 0;
+		case OPT_FAILOVER:
+			return parse_failover(value, &c->failover, what, errstr, errstr_size);
+		case OPT_NO_FAILOVER:
+			c->failover = FAILOVER_OFF;
+			return 0;
 		case OPT_PLUGIN_OPTION:
 			return add_plugin_options(c, value, from_env, what, errstr, errstr_size);
 		case OPT_BROKERS:
@@ -400,6 +433,12 @@ set_defaults(ShipperConfig *c, char *errstr, size_t errstr_size)
 	 * process cannot know that, so creating is opt-in.
 	 */
 	c->create_slot = false;
+	/*
+	 * A failover slot survives a promotion of a standby that synchronizes
+	 * it; asking for one where the server cannot make one (before 17, on a
+	 * standby) would stop a shipper that works, so only where it can.
+	 */
+	c->failover = FAILOVER_AUTO;
 	/* Enough to keep Kafka busy; more only costs memory (docs/benchmarks.md). */
 	c->max_inflight_events = 10000;
 	c->max_inflight_bytes = 8LL * 1024 * 1024;

@@ -31,6 +31,14 @@ typedef enum ErrorPolicy
 	ON_ERROR_DEAD_LETTER
 } ErrorPolicy;
 
+/* Whether a slot the shipper creates is a failover slot (PostgreSQL 17+). */
+typedef enum FailoverMode
+{
+	FAILOVER_AUTO, /* where the server supports it (17+, not a standby) */
+	FAILOVER_ON, /* always: an error where the server cannot */
+	FAILOVER_OFF
+} FailoverMode;
+
 typedef enum LogFormat
 {
 	LOG_FORMAT_TEXT,
@@ -42,6 +50,7 @@ typedef struct ShipperConfig
 	char *conninfo; /* NULL: libpq's PG* variables alone */
 	char *slot;
 	bool create_slot;
+	FailoverMode failover;
 	NameValue *plugin_options;
 	int nplugin_options;
 	char *brokers;

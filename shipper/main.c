@@ -69,6 +69,8 @@ typedef struct Shipper
 	char system_id[32]; /* of the last connection's server */
 	unsigned timeline; /* ... and its timeline */
 	bool said_duplicates;
+	bool said_not_failover;
+	bool said_standby_slots;
 	bool paused;
 	/* An event read but not shipped yet: the caps had no room for it. */
 	WalMessage held;
@@ -445,20 +447,24 @@ next_backoff(int backoff_ms, int max_ms)
  * event committed since the last confirmed position would be lost.
  */
 static void
-log_slot_missing(Shipper *s)
+log_slot_missing(Shipper *s, const StreamInfo *info)
 {
 	const char *slot = s->config.slot;
+	/* 17+ keeps a failover slot on a standby that synchronized it. */
+	const char *failover = info->server_version >= 170000
+							   ? "After a failover, a promoted PostgreSQL 17+ standby has the slot only if it was a failover slot synchronized there before the promotion (pg_replication_slots.synced on the standby; README, Failover); otherwise"
+							   : "After a failover, PostgreSQL before 17 has no logical slot on the new primary:";
 	char lsn[LSN_TEXT_SIZE];
 
 	if (s->counters.connections == 0)
 	{
-		log_error("%s HINT: Create it (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), or start the shipper with --create-slot if nothing was ever shipped from this database. After a failover, PostgreSQL 15 has no logical slot on the new primary: create it, then ship what it missed with outbox.replay(since => ...) (README, Operations).",
-				  s->errstr, slot);
+		log_error("%s HINT: Create it (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), or start the shipper with --create-slot if nothing was ever shipped from this database. %s create it, then ship what it missed with outbox.replay(since => ...) (README, Operations).",
+				  s->errstr, slot, failover);
 		return;
 	}
 	lsn_format(tracker_confirmed(s->tracker), lsn);
-	log_error("%s, but this shipper streamed from it (system %s, timeline %u) and confirmed up to %s: it was dropped, or the server failed over to one without it. Not creating it: a new slot starts at the current WAL position, and every event committed since %s would be lost. HINT: Create the slot (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), ship what it missed with outbox.replay(since => the commit time of the last delivered event, outbox_shipper_last_delivered_commit_timestamp_seconds, minus your longest transaction), then start the shipper again (README, Operations).",
-			  s->errstr, s->system_id, s->timeline, lsn, lsn, slot);
+	log_error("%s, but this shipper streamed from it (system %s, timeline %u) and confirmed up to %s: it was dropped, or the server failed over to one without it. Not creating it: a new slot starts at the current WAL position, and every event committed since %s would be lost. HINT: %s create the slot (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), ship what it missed with outbox.replay(since => the commit time of the last delivered event, outbox_shipper_last_delivered_commit_timestamp_seconds, minus your longest transaction), then start the shipper again (README, Operations).",
+			  s->errstr, s->system_id, s->timeline, lsn, lsn, failover, slot);
 }
 
 /*
@@ -488,7 +494,7 @@ connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
 					log_info("slot \"%s\" is free now: taking over", s->config.slot);
 				return 0;
 			case STREAM_SLOT_MISSING:
-				log_slot_missing(s);
+				log_slot_missing(s, info);
 				return -1;
 			case STREAM_FATAL:
 				log_error("%s", s->errstr);
@@ -513,6 +519,42 @@ connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
 		}
 	}
 	return 1;
+}
+
+/* What the start line says about the slot's failover; "" before 17. */
+static const char *
+describe_failover(const StreamInfo *info)
+{
+	if (info->in_recovery)
+		return "; decoding on a standby";
+	if (info->slot_failover == 1)
+		return "; a failover slot";
+	if (info->slot_failover == 0)
+		return "; not a failover slot";
+	return "";
+}
+
+/*
+ * On a 17+ primary, the warnings that say a promoted standby may not
+ * carry on where this shipper was: each said once per process.
+ */
+static void
+warn_failover(Shipper *s, const StreamInfo *info)
+{
+	if (info->in_recovery || info->slot_failover < 0)
+		return;
+	if (info->slot_failover == 0 && s->config.failover != FAILOVER_OFF && !s->said_not_failover)
+	{
+		log_warning("slot \"%s\" is not a failover slot: a standby promoted after a failover will not have it, and what the shipper had not confirmed would have to be replayed HINT: With the shipper stopped, run ALTER_REPLICATION_SLOT %s (FAILOVER true) over a replication connection (psql \"dbname=... replication=database\"), and set sync_replication_slots = on on the standby (README, Failover); --no-failover silences this.",
+					s->config.slot, s->config.slot);
+		s->said_not_failover = true;
+	}
+	if (info->slot_failover == 1 && !info->standby_slots_set && !s->said_standby_slots)
+	{
+		log_warning("slot \"%s\" is a failover slot, but synchronized_standby_slots is empty on %s: the shipper may receive events a standby has not received yet, which a promoted standby would not have although Kafka does HINT: Set synchronized_standby_slots to the standbys' physical slots (README, Failover).",
+					s->config.slot, info->server);
+		s->said_standby_slots = true;
+	}
 }
 
 /*
@@ -558,9 +600,10 @@ on_connected(Shipper *s, const StreamInfo *info)
 	lsn_format(info->slot_confirmed, slot_lsn);
 	lsn_format(info->server_lsn, server_lsn);
 	metrics_set_state(s->metrics, STATE_STREAMING, NULL);
-	log_info("streaming slot \"%s\"%s on %s (system %s, timeline %u) from %s; server at %s",
+	log_info("streaming slot \"%s\"%s on %s (system %s, timeline %u) from %s; server at %s%s",
 			 s->config.slot, info->slot_created ? " (created)" : "", info->server,
-			 info->system_id, info->timeline, slot_lsn, server_lsn);
+			 info->system_id, info->timeline, slot_lsn, server_lsn, describe_failover(info));
+	warn_failover(s, info);
 	if (info->wal_sender_timeout_ms > 0 &&
 		s->config.status_interval * 1000 * 2 > info->wal_sender_timeout_ms)
 		log_warning("--status-interval %.1f s is more than half the server's wal_sender_timeout (%d ms): the server may drop the connection",
@@ -639,8 +682,12 @@ log_settings(const ShipperConfig *config)
 {
 	int i;
 
-	log_info("outbox-shipper %s: slot \"%s\", topic template \"%s\", value %s, on permanent error %s%s%s",
-			 SHIPPER_VERSION, config->slot, config->topic_template,
+	log_info("outbox-shipper %s: slot \"%s\" (failover %s), topic template \"%s\", value %s, on permanent error %s%s%s",
+			 SHIPPER_VERSION, config->slot,
+			 config->failover == FAILOVER_AUTO ? "where supported"
+			 : config->failover == FAILOVER_ON ? "on"
+											   : "off",
+			 config->topic_template,
 			 config->value_mode == VALUE_ENVELOPE ? "envelope" : "payload",
 			 config->on_permanent_error == ON_ERROR_STOP ? "stop" : "dead-letter to ",
 			 config->on_permanent_error == ON_ERROR_STOP ? "" : config->dead_letter_topic,

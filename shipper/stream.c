@@ -307,18 +307,75 @@ query_one_row(Stream *stream, const char *fmt, const char *name)
 	return PQexec(stream->conn, query);
 }
 
-/* The server's wal_sender_timeout, to warn about a too long status interval. */
-static void
-read_sender_timeout(Stream *stream, StreamInfo *info)
+/*
+ * Whether the server is a standby, and the settings the shipper warns
+ * about: wal_sender_timeout (against a too long status interval), and on
+ * 17+ sync_replication_slots and synchronized_standby_slots (NULL before).
+ */
+static StreamStatus
+read_server_state(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 {
-	PGresult *res = query_one_row(stream,
-								  "SELECT setting FROM pg_catalog.pg_settings WHERE name = %s",
-								  "wal_sender_timeout");
+	PGresult *res = PQexec(stream->conn,
+						   "SELECT pg_catalog.pg_is_in_recovery(), "
+						   "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'wal_sender_timeout'), "
+						   "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'sync_replication_slots'), "
+						   "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'synchronized_standby_slots')");
+	StreamStatus status = STREAM_OK;
 
-	info->wal_sender_timeout_ms = 0;
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		info->wal_sender_timeout_ms = atoi(PQgetvalue(res, 0, 0));
+	info->server_version = PQserverVersion(stream->conn);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 4)
+		status = result_error(res, "could not read the server's state", errstr, errstr_size);
+	else
+	{
+		info->in_recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		info->wal_sender_timeout_ms = atoi(PQgetvalue(res, 0, 1));
+		info->sync_slots = strcmp(PQgetvalue(res, 0, 2), "on") == 0;
+		info->standby_slots_set = PQgetvalue(res, 0, 3)[0] != '\0';
+	}
 	PQclear(res);
+	return status;
+}
+
+/*
+ * Logical decoding on a standby came with PostgreSQL 16; before, the
+ * server refuses it with an error that looks retryable.
+ */
+static StreamStatus
+check_standby(const StreamInfo *info, char *errstr, size_t errstr_size)
+{
+	if (!info->in_recovery || info->server_version >= 160000)
+		return STREAM_OK;
+	snprintf(errstr, errstr_size,
+			 "%s is a standby, and PostgreSQL %d cannot decode on a standby (16 and later can) HINT: Point the shipper at the primary; with several hosts in the connection string, add target_session_attrs=read-write.",
+			 info->server, info->server_version / 10000);
+	return STREAM_FATAL;
+}
+
+/*
+ * A slot that cannot decode any more, or a failover slot's synchronized
+ * copy on a standby, which PostgreSQL lets nobody decode from until the
+ * standby is promoted.  Either way the shipper must not create another:
+ * a new slot starts at the current WAL position.
+ */
+static StreamStatus
+check_slot_usable(Stream *stream, PGresult *res, StreamInfo *info, char *errstr,
+				  size_t errstr_size)
+{
+	if (!PQgetisnull(res, 0, 6))
+	{
+		snprintf(errstr, errstr_size,
+				 "replication slot \"%s\" on %s is invalidated (%s): the WAL or catalog rows its events need are gone, so they can never be decoded from it. Not creating another: a new slot starts at the current WAL position HINT: Drop and create the slot, then ship what it missed with outbox.replay(since => ...): see the README, Operations.",
+				 stream->config->slot, info->server, PQgetvalue(res, 0, 6));
+		return STREAM_FATAL;
+	}
+	if (info->in_recovery && info->slot_synced)
+	{
+		snprintf(errstr, errstr_size,
+				 "replication slot \"%s\" on standby %s is a failover slot synchronized from the primary: it can be streamed from only once this standby is promoted HINT: Point the shipper at the primary; with several hosts in the connection string, add target_session_attrs=read-write so that it follows a promotion.",
+				 stream->config->slot, info->server);
+		return STREAM_FATAL;
+	}
+	return STREAM_OK;
 }
 
 /* Whether an existing slot is one the shipper can stream from. */
@@ -345,7 +402,26 @@ check_slot_row(Stream *stream, PGresult *res, StreamInfo *info, char *errstr,
 	}
 	if (lsn_parse(lsn, strlen(lsn), &info->slot_confirmed) != 0)
 		info->slot_confirmed = 0;
-	return STREAM_OK;
+	info->slot_failover = PQgetisnull(res, 0, 4) ? -1 : strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+	info->slot_synced = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+	return check_slot_usable(stream, res, info, errstr, errstr_size);
+}
+
+/*
+ * The columns after confirmed_flush_lsn: failover, synced (17+), and why
+ * the slot is invalidated, or NULL (17 says; 16 has "conflicting" for a
+ * conflict with recovery on a standby; every version says "lost" when
+ * WAL it needed was removed).
+ */
+static const char *
+slot_state_columns(int server_version)
+{
+	if (server_version >= 170000)
+		return "failover, synced, invalidation_reason";
+	if (server_version >= 160000)
+		return "NULL::bool, NULL::bool, CASE WHEN conflicting THEN 'conflicting' "
+			   "WHEN wal_status = 'lost' THEN 'wal_removed' END";
+	return "NULL::bool, NULL::bool, CASE WHEN wal_status = 'lost' THEN 'wal_removed' END";
 }
 
 /* Checks the slot if it exists; *missing tells whether it does. */
@@ -353,11 +429,15 @@ static StreamStatus
 check_slot(Stream *stream, StreamInfo *info, bool *missing, char *errstr,
 		   size_t errstr_size)
 {
-	PGresult *res = query_one_row(stream,
-								  "SELECT plugin, slot_type, database = current_database(), confirmed_flush_lsn "
-								  "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
-								  stream->config->slot);
+	char query[512];
+	PGresult *res;
 	StreamStatus status = STREAM_OK;
+
+	snprintf(query, sizeof(query),
+			 "SELECT plugin, slot_type, database = current_database(), confirmed_flush_lsn, %s "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %%s",
+			 slot_state_columns(info->server_version));
+	res = query_one_row(stream, query, stream->config->slot);
 
 	*missing = false;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -370,38 +450,176 @@ check_slot(Stream *stream, StreamInfo *info, bool *missing, char *errstr,
 	return status;
 }
 
+/*
+ * Whether to create a failover slot: under "auto" where the server can
+ * make one (17+, on a primary); asked for explicitly, an error elsewhere.
+ */
+static StreamStatus
+want_failover(Stream *stream, const StreamInfo *info, bool *failover, char *errstr,
+			  size_t errstr_size)
+{
+	FailoverMode mode = stream->config->failover;
+
+	*failover = mode != FAILOVER_OFF && info->server_version >= 170000 && !info->in_recovery;
+	if (mode != FAILOVER_ON || *failover)
+		return STREAM_OK;
+	if (info->server_version < 170000)
+		snprintf(errstr, errstr_size,
+				 "--failover: %s runs PostgreSQL %d, which has no failover slots (17 and later have) HINT: Drop --failover (OUTBOX_FAILOVER), or see the README, Failover, for what to do on this version.",
+				 info->server, info->server_version / 10000);
+	else
+		snprintf(errstr, errstr_size,
+				 "--failover: %s is a standby, where PostgreSQL cannot create a failover slot (they are created on the primary and synchronized to standbys) HINT: Drop --failover to decode on this standby with an ordinary slot.",
+				 info->server);
+	return STREAM_FATAL;
+}
+
+/* Waits for the socket until deadline; false when the time is up. */
+static bool
+wait_until(PGconn *conn, int64_t deadline)
+{
+	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+	int64_t left = (deadline - now_usec()) / 1000;
+
+	if (left <= 0)
+		return false;
+	if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
+		return false;
+	return PQconsumeInput(conn) != 0;
+}
+
+/* Cancels a command that takes too long and reads what is left of it. */
+static void
+cancel_command(PGconn *conn)
+{
+	PGcancel *cancel = PQgetCancel(conn);
+	int64_t deadline = now_usec() + CLOSE_TIMEOUT_MS * INT64_C(1000);
+	char err[256];
+	PGresult *res;
+
+	if (cancel != NULL)
+	{
+		(void) PQcancel(cancel, err, sizeof(err));
+		PQfreeCancel(cancel);
+	}
+	for (;;)
+	{
+		while (PQisBusy(conn))
+			if (!wait_until(conn, deadline))
+				return;
+		if ((res = PQgetResult(conn)) == NULL)
+			return;
+		PQclear(res);
+	}
+}
+
+/*
+ * Runs a command for at most timeout_ms: NULL when the time is up (the
+ * command is cancelled) or it could not be sent.  Creating a slot waits
+ * for a consistent point, which on a standby needs a record the primary
+ * writes only now and then: the main loop must not hang on it.
+ */
+static PGresult *
+exec_bounded(PGconn *conn, const char *command, int timeout_ms, bool *timed_out)
+{
+	int64_t deadline = now_usec() + (int64_t) timeout_ms * 1000;
+	PGresult *res;
+	PGresult *extra;
+
+	*timed_out = false;
+	if (!PQsendQuery(conn, command))
+		return NULL;
+	while (PQisBusy(conn))
+	{
+		if (wait_until(conn, deadline))
+			continue;
+		if (now_usec() < deadline)
+			break; /* the connection broke: PQgetResult says so */
+		*timed_out = true;
+		cancel_command(conn);
+		return NULL;
+	}
+	res = PQgetResult(conn);
+	while ((extra = PQgetResult(conn)) != NULL)
+		PQclear(extra);
+	return res;
+}
+
+/* Why creating the slot took too long, and what helps. */
+static void
+creation_timed_out(Stream *stream, const StreamInfo *info, int timeout_ms,
+				   char *errstr, size_t errstr_size)
+{
+	snprintf(errstr, errstr_size,
+			 "creating replication slot \"%s\" on %s did not finish within %d s (half of --stall-timeout): %s",
+			 stream->config->slot, info->server, timeout_ms / 1000,
+			 info->in_recovery
+				 ? "the standby has not yet replayed a running-transactions record from its primary, which a new slot needs to start at a consistent point HINT: Run SELECT pg_log_standby_snapshot() on the primary (PostgreSQL writes one every 15 s only while it is busy)."
+				 : "a slot starts after the transactions running when it was created, and one of them has not ended HINT: See pg_stat_activity for long transactions.");
+}
+
 static StreamStatus
 create_slot(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 {
 	const char *slot = stream->config->slot;
-	char *ident = PQescapeIdentifier(stream->conn, slot, strlen(slot));
+	int timeout_ms = (int) (stream->config->stall_timeout * 500);
+	char *ident;
 	char query[512];
 	PGresult *res;
-	StreamStatus status = STREAM_OK;
+	StreamStatus status;
 	const char *state;
 	const char *lsn;
+	bool failover;
+	bool timed_out;
 
-	if (ident == NULL)
+	if ((status = want_failover(stream, info, &failover, errstr, errstr_size)) != STREAM_OK)
+		return status;
+	if ((ident = PQescapeIdentifier(stream->conn, slot, strlen(slot))) == NULL)
 		return STREAM_RETRY;
-	snprintf(query, sizeof(query), "CREATE_REPLICATION_SLOT %s LOGICAL %s", ident, PLUGIN_NAME);
+	snprintf(query, sizeof(query), "CREATE_REPLICATION_SLOT %s LOGICAL %s%s", ident, PLUGIN_NAME,
+			 failover ? " (FAILOVER true)" : "");
 	PQfreemem(ident);
-	res = PQexec(stream->conn, query);
+	if (info->in_recovery)
+		log_info("creating replication slot \"%s\" on standby %s: PostgreSQL waits for a running-transactions record from the primary (written every 15 s while it is busy; SELECT pg_log_standby_snapshot() on the primary writes one at once); waiting at most %d s",
+				 slot, info->server, timeout_ms / 1000);
+	res = exec_bounded(stream->conn, query, timeout_ms, &timed_out);
 	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) >= 2)
+	if (timed_out)
+		creation_timed_out(stream, info, timeout_ms, errstr, errstr_size);
+	else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) >= 2)
 	{
 		lsn = PQgetvalue(res, 0, 1);
 		if (lsn_parse(lsn, strlen(lsn), &info->slot_confirmed) != 0)
 			info->slot_confirmed = 0;
 		info->slot_created = true;
+		info->slot_failover = info->server_version >= 170000 ? failover : -1;
+		PQclear(res);
+		return STREAM_OK;
 	}
 	else if (state != NULL && strcmp(state, SQLSTATE_DUPLICATE_OBJECT) == 0)
-		status = STREAM_RETRY; /* another shipper created it just now */
+		snprintf(errstr, errstr_size, "replication slot \"%s\" was created concurrently", slot);
 	else
 		status = result_error(res, "could not create the replication slot", errstr, errstr_size);
-	if (status == STREAM_RETRY && errstr[0] == '\0')
-		snprintf(errstr, errstr_size, "replication slot \"%s\" was created concurrently", slot);
 	PQclear(res);
-	return status;
+	/* Timed out, or another shipper created it just now: look again. */
+	return status == STREAM_OK ? STREAM_RETRY : status;
+}
+
+/*
+ * A standby that synchronizes failover slots from its primary would stop
+ * doing so for a slot of the same name created here: the slot belongs on
+ * the primary, and appears here once synchronized.
+ */
+static StreamStatus
+check_may_create_here(Stream *stream, const StreamInfo *info, char *errstr,
+					  size_t errstr_size)
+{
+	if (!info->in_recovery || !info->sync_slots)
+		return STREAM_OK;
+	snprintf(errstr, errstr_size,
+			 "replication slot \"%s\" does not exist on standby %s, which synchronizes failover slots from its primary (sync_replication_slots = on): not creating it here, which would stop that synchronization HINT: Stream from the primary (several hosts and target_session_attrs=read-write in the connection string); the slot appears on this standby once the primary's slot is a failover slot and synchronized (pg_replication_slots.synced).",
+			 stream->config->slot, info->server);
+	return STREAM_FATAL;
 }
 
 /*
@@ -426,6 +644,8 @@ prepare_slot(Stream *stream, bool may_create, StreamInfo *info, char *errstr,
 		return STREAM_SLOT_MISSING;
 	}
 	errstr[0] = '\0';
+	if ((status = check_may_create_here(stream, info, errstr, errstr_size)) != STREAM_OK)
+		return status;
 	return create_slot(stream, info, errstr, errstr_size);
 }
 
@@ -520,12 +740,13 @@ stream_connect(Stream *stream, bool may_create, StreamInfo *info, char *errstr,
 	if (status == STREAM_OK)
 		status = identify_system(stream, info, errstr, errstr_size);
 	if (status == STREAM_OK)
+		status = read_server_state(stream, info, errstr, errstr_size);
+	if (status == STREAM_OK)
+		status = check_standby(info, errstr, errstr_size);
+	if (status == STREAM_OK)
 		status = prepare_slot(stream, may_create, info, errstr, errstr_size);
 	if (status == STREAM_OK)
-	{
-		read_sender_timeout(stream, info);
 		status = start_replication(stream, info, errstr, errstr_size);
-	}
 	if (status != STREAM_OK)
 	{
 		PQfinish(stream->conn);
@@ -641,20 +862,6 @@ stream_send_status(Stream *stream, Lsn confirmed, char *errstr, size_t errstr_si
 		return -1;
 	}
 	return 0;
-}
-
-/* Waits for the socket until deadline; false when the time is up. */
-static bool
-wait_until(PGconn *conn, int64_t deadline)
-{
-	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-	int64_t left = (deadline - now_usec()) / 1000;
-
-	if (left <= 0)
-		return false;
-	if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
-		return false;
-	return PQconsumeInput(conn) != 0;
 }
 
 /*

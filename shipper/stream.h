@@ -36,6 +36,12 @@ typedef struct StreamInfo
 	bool slot_created;
 	int busy_pid; /* STREAM_SLOT_BUSY: the slot's holder, or 0 */
 	int wal_sender_timeout_ms; /* 0: off or unknown */
+	int server_version; /* e.g. 170011 */
+	bool in_recovery; /* a hot standby (decoding there needs 16+) */
+	bool sync_slots; /* a standby with sync_replication_slots on (17+) */
+	bool standby_slots_set; /* synchronized_standby_slots not empty (17+) */
+	int slot_failover; /* a failover slot: 1 or 0; -1 before 17 */
+	bool slot_synced; /* synchronized from a primary (17+) */
 	char server[256]; /* host:port/dbname user, for logs */
 } StreamInfo;
 

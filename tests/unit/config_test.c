@@ -265,6 +265,54 @@ test_create_slot(void **state)
 	}
 }
 
+/* Failover slots: on where supported unless a flag or the variable says. */
+static void
+test_failover(void **state)
+{
+	static const struct
+	{
+		const char *args[2];
+		const char *env;
+		FailoverMode want;
+		const char *error;
+	} cases[] = {
+		{{NULL}, NULL, FAILOVER_AUTO, NULL},
+		{{"--failover"}, NULL, FAILOVER_ON, NULL},
+		{{"--no-failover"}, NULL, FAILOVER_OFF, NULL},
+		{{NULL}, "OUTBOX_FAILOVER=false", FAILOVER_OFF, NULL},
+		{{NULL}, "OUTBOX_FAILOVER=on", FAILOVER_ON, NULL},
+		{{"--failover"}, "OUTBOX_FAILOVER=false", FAILOVER_ON, NULL},
+		{{"--failover", "--no-failover"}, NULL, FAILOVER_OFF, NULL},
+		{{"--no-failover"}, "OUTBOX_FAILOVER=AUTO", FAILOVER_OFF, NULL},
+		{{NULL}, "OUTBOX_FAILOVER=auto", FAILOVER_AUTO, NULL},
+		{{NULL}, "OUTBOX_FAILOVER=sometimes", FAILOVER_AUTO, "OUTBOX_FAILOVER must be true, false or auto, not \"sometimes\""},
+		{{"--failover=yes"}, NULL, FAILOVER_AUTO, "--failover takes no value"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char *argv[6] = {"outbox-shipper", "-b", "k"};
+		char *envp[2] = {(char *) cases[i].env, NULL};
+		int argc = 3;
+		int a;
+		ShipperConfig c;
+		char err[256];
+
+		for (a = 0; a < 2 && cases[i].args[a]; a++)
+			argv[argc++] = (char *) cases[i].args[a];
+		if (cases[i].error)
+		{
+			assert_int_equal(config_parse(argc, argv, envp, &c, err, sizeof(err)), -1);
+			assert_string_equal(err, cases[i].error);
+			continue;
+		}
+		assert_int_equal(config_parse(argc, argv, envp, &c, err, sizeof(err)), 0);
+		assert_int_equal(c.failover, cases[i].want);
+		config_free(&c);
+	}
+}
+
 static void
 test_secrets(void **state)
 {
@@ -361,6 +409,7 @@ main(void)
 		cmocka_unit_test(test_environment_errors),
 		cmocka_unit_test(test_units_booleans_origins),
 		cmocka_unit_test(test_create_slot),
+		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_help_needs_nothing),
 		cmocka_unit_test(test_ordering),
