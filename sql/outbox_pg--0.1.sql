@@ -521,6 +521,11 @@ $$;
 COMMENT ON FUNCTION outbox.pending_events(name, integer) IS
 	'Events the slot has yet to deliver (decoded exactly, up to max_events; max_events means at least that many)';
 
+-- failover and synced (PostgreSQL 17+: a failover slot, and a standby's
+-- synchronized copy of one) are NULL before 17, which lacks the columns.
+DO $$
+BEGIN
+	EXECUTE format($view$
 CREATE VIEW outbox.slots AS
 SELECT s.slot_name,
 	s.database,
@@ -536,11 +541,18 @@ SELECT s.slot_name,
 	s.safe_wal_size,
 	-- A slot decodes only in its own database.
 	CASE WHEN s.database = pg_catalog.current_database()
-		THEN outbox.pending_events(s.slot_name) END AS pending_events
+		THEN outbox.pending_events(s.slot_name) END AS pending_events,
+	%s
 FROM pg_catalog.pg_replication_slots s
-WHERE s.plugin = 'outbox_pg' AND NOT s.temporary;
+WHERE s.plugin = 'outbox_pg' AND NOT s.temporary
+$view$,
+		CASE WHEN pg_catalog.current_setting('server_version_num')::integer >= 170000
+			THEN 's.failover, s.synced'
+			ELSE 'NULL::boolean AS failover, NULL::boolean AS synced' END);
+END
+$$;
 COMMENT ON VIEW outbox.slots IS
-	'outbox_pg replication slots: activity, confirmed position, retained WAL, lag in bytes, and events yet to deliver (up to 100000; NULL for another database''s slot)';
+	'outbox_pg replication slots: activity, confirmed position, retained WAL, lag in bytes, events yet to deliver (up to 100000; NULL for another database''s slot), and on PostgreSQL 17+ whether it is a failover slot and a synchronized copy (NULL before 17)';
 
 -- Privileges: nothing for PUBLIC; outbox.grant_publisher() gives a role
 -- what publishing needs.

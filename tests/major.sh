@@ -4,7 +4,8 @@
 # from scripts/pg-major.sh): the plugin built warning-free for MAJOR, the
 # pg_regress suite, the pgTAP suite, and the end-to-end basics
 # (pg_recvlogical; the shipper relaying under kill -9, a broker restart and
-# a PostgreSQL restart with nothing missing).
+# a PostgreSQL restart with nothing missing), plus from 16 on decoding on a
+# standby and from 17 on a failover with failover slots.
 #
 #   tests/major.sh MAJOR          (make test-major PG_MAJOR=17)
 #
@@ -83,8 +84,16 @@ tap_failed=${tap_failed:-0}
 record pgTAP $((${tap_total:-0} - tap_failed)) "$tap_failed" $status
 tests/helpers/pg.sh stop "$work/pg" >/dev/null
 
-for t in recvlogical relay_faults; do
-	tests/e2e/$t.sh >"$work/$t.log" 2>&1
+# NAME:MAJOR, MAJOR being the first that has what the test needs:
+# decoding on a standby (16), failover slots (17).  Those two are not
+# executable, so tests/run.sh on the default 15 does not run them.
+for entry in recvlogical:14 relay_faults:14 relay_standby_decoding:16 relay_failover_slots:17; do
+	t=${entry%%:*}
+	if [ "$major" -lt "${entry##*:}" ]; then
+		echo "== PostgreSQL $major e2e $t: skipped, it needs PostgreSQL ${entry##*:} or later"
+		continue
+	fi
+	bash tests/e2e/$t.sh >"$work/$t.log" 2>&1
 	status=$?
 	cat "$work/$t.log"
 	read -r p f <<<"$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/$t.log" | tail -n 1 |

@@ -150,17 +150,49 @@ check_verified() {
 	check "$name" 0 "$status"
 }
 
-# start_standby DIR: a streaming standby of the e2e primary in DIR (data,
-# socket, port, log as pg.sh lays them out); sets STANDBY_PORT.
+# start_standby DIR [PHYSICAL_SLOT [CONF_LINE...]]: a streaming standby of
+# the e2e primary in DIR (data, socket, port, log as pg.sh lays them out),
+# streaming from PHYSICAL_SLOT (created on the primary) if given, with the
+# extra postgresql.conf lines; sets STANDBY_PORT.
 start_standby() {
-	local dir=$1
+	local dir=$1 slot=${2:-} line
+	shift
+	[ $# -gt 0 ] && shift
 	mkdir -p "$dir/sock"
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
 	STANDBY_PORT=$(free_port)
 	echo "$STANDBY_PORT" >"$dir/port"
 	as_postgres pg_basebackup -h 127.0.0.1 -p "$PGPORT" -U postgres -D "$dir/data" \
-		-R -X stream -c fast >"$dir/basebackup.log" 2>&1 || return 1
+		-R -X stream -c fast ${slot:+-C -S "$slot"} >"$dir/basebackup.log" 2>&1 || return 1
+	# postgresql.auto.conf is read last: these win over the primary's.
+	for line in "$@"; do echo "$line"; done >>"$dir/data/postgresql.auto.conf"
 	"$PG_SH" restart "$dir" >/dev/null
+}
+
+# psql_at DIR ARGS...: psql -qXAt against the server in DIR.
+psql_at() {
+	local dir=$1
+	shift
+	psql -qXAt -h "$dir/sock" -p "$(cat "$dir/port")" "$@"
+}
+
+# server_major: the major version of the server build in use (PG_BINDIR).
+server_major() {
+	"${PG_BINDIR:-$(pg_config --bindir)}/postgres" --version | sed -E 's/^[^0-9]*([0-9]+).*/\1/'
+}
+
+# require_major MIN WHAT: a test of WHAT refuses to run on a server older
+# than MIN: it says why and ends with a failing count (tests/major.sh runs
+# it only where it applies).
+require_major() {
+	local have
+	have=$(server_major)
+	[ "$have" -ge "$1" ] && return 0
+	echo "# $(basename "$0") tests $2, which needs PostgreSQL $1 or later; this server build is $have (run it as tests/major.sh $1 does: PG_BINDIR=\$(scripts/pg-major.sh fetch $1)/bin)"
+	echo "not ok - PostgreSQL $1 or later"
+	failed=$((failed + 1))
+	finish
+	exit 1
 }
 
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

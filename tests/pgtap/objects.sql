@@ -44,7 +44,7 @@ SELECT has_view('outbox', 'slots', 'the slot monitoring view');
 SELECT has_function('outbox', 'pending_events', ARRAY['name', 'integer']);
 SELECT columns_are('outbox', 'slots', ARRAY['slot_name', 'database', 'active', 'active_pid',
 	'restart_lsn', 'confirmed_flush_lsn', 'retained_wal_bytes', 'lag_bytes', 'wal_status',
-	'safe_wal_size', 'pending_events']);
+	'safe_wal_size', 'pending_events', 'failover', 'synced']);
 
 -- publish() and emit() return ids; publish() stores the row.
 SELECT isnt(outbox.publish('order', '1', 'created', '{"a": 1}'), NULL, 'publish returns an id');

@@ -1,6 +1,6 @@
 -- The shipper's role: LOGIN REPLICATION and nothing else.  Not in a
 -- transaction: slots cannot be created in one that has written.
-SELECT plan(15);
+SELECT plan(16);
 
 CREATE EXTENSION outbox_pg;
 CREATE ROLE outbox_tap_shipper LOGIN REPLICATION;
@@ -56,6 +56,28 @@ SELECT throws_ok($$SELECT outbox.pending_events('no_such_slot')$$, '42704',
 				 'an unknown slot is named');
 SELECT is((SELECT count(*) FROM pg_replication_slots WHERE temporary), 0::bigint,
 		  'the temporary copies are gone');
+
+-- failover and synced: PostgreSQL 17+ columns, NULL before.
+DO $$
+BEGIN
+	IF pg_catalog.current_setting('server_version_num')::integer >= 170000 THEN
+		PERFORM pg_create_logical_replication_slot('tap_failover', 'outbox_pg', false, false, true);
+	END IF;
+END
+$$;
+SELECT is((SELECT string_agg(format('%s failover=%s synced=%s', slot_name,
+									coalesce(failover::text, 'null'), coalesce(synced::text, 'null')),
+							 ', ' ORDER BY slot_name) FROM outbox.slots),
+		  CASE WHEN pg_catalog.current_setting('server_version_num')::integer >= 170000
+			  THEN 'tap_failover failover=true synced=false, tap_shipper failover=false synced=false'
+			  ELSE 'tap_shipper failover=null synced=null' END,
+		  'outbox.slots says which slots are failover slots and synced copies (17+; NULL before)');
+DO $$
+BEGIN
+	PERFORM pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+	WHERE slot_name = 'tap_failover';
+END
+$$;
 
 -- Retention: outbox.purge() deletes old events in committed batches.
 INSERT INTO outbox.events (aggregate_type, aggregate_id, event_type, created_at)
