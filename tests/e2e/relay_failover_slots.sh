@@ -123,7 +123,7 @@ check "... saying why and what to do" 1 \
 	"$(grep -c 'replication slot "fresh" does not exist on standby .*sync_replication_slots = on): not creating it here.*HINT: Stream from the primary' "$WORK/fresh.log")"
 check "... and creates nothing there" 0 "$(standby -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'fresh'")"
 
-load 40
+load 60
 emitted_over() { [ "$(psql -qXAt -c "SELECT count(*) > $1 FROM emitted")" = t ]; }
 wait_for "events to flow" 30 emitted_over 200
 check "events flow" 0 $?
@@ -136,7 +136,7 @@ check "the slot is synced on the standby under load" 0 $?
 check "a shipper pointed at the synced copy on the standby exits 1" 1 $?
 check "... saying to point it at the primary" 1 \
 	"$(grep -c 'replication slot "outbox_pg" on standby .* is a failover slot synchronized from the primary.*target_session_attrs=read-write' "$WORK/on-standby.log")"
-sleep 3						# writes go on
+wait_for "more writes" 60 emitted_over 1500
 
 # Failover: the primary dies under load, the standby is promoted.
 "$PG_SH" kill "$WORK/pg"
