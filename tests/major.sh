@@ -7,6 +7,7 @@
 # a PostgreSQL restart with nothing missing).
 #
 #   tests/major.sh MAJOR          (make test-major PG_MAJOR=17)
+#   OUTBOX_MAJOR_E2E="" tests/major.sh 14     build, pg_regress and pgTAP only
 #
 # The shipper (an ordinary libpq client) is the one built in shipper/.
 # Ends with "N passed, M failed".
@@ -83,7 +84,8 @@ tap_failed=${tap_failed:-0}
 record pgTAP $((${tap_total:-0} - tap_failed)) "$tap_failed" $status
 tests/helpers/pg.sh stop "$work/pg" >/dev/null
 
-for t in recvlogical relay_faults; do
+# OUTBOX_MAJOR_E2E: the end-to-end scripts to run (developers may narrow it).
+for t in ${OUTBOX_MAJOR_E2E-recvlogical relay_faults}; do
 	tests/e2e/$t.sh >"$work/$t.log" 2>&1
 	status=$?
 	cat "$work/$t.log"
