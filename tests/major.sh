@@ -40,19 +40,18 @@ cleanup() {
 trap cleanup EXIT
 echo "== $version ($prefix)"
 
-# The plugin, built from a copy of the sources (the tree's own objects are
-# the default major's) and installed into that server's directories.
-mkdir -p "$work/build/plugin" "$work/build/tests"
-cp plugin/*.[ch] "$work/build/plugin/"
-cp -r sql outbox_pg.control Makefile "$work/build/"
-cp -r tests/regress "$work/build/tests/"
-rm -rf "$work/build/tests/regress/results"
-make -s -C "$work/build" PG_CONFIG="$pg_config" >"$work/build.log" 2>&1 &&
-	make -s -C "$work/build" PG_CONFIG="$pg_config" install >>"$work/build.log" 2>&1
+# The plugin, built for MAJOR and installed into that server's directories;
+# the regression suite runs from a copy of tests/regress (its results are
+# written beside it).
+scripts/pg-major.sh install-plugin "$major" >/dev/null 2>"$work/build.log"
 status=$?
 cat "$work/build.log"
 record "build (-Werror)" $((status == 0)) $((status != 0)) $status
 [ $status -eq 0 ] || { echo "$passed passed, $failed failed"; exit 1; }
+mkdir -p "$work/build/tests"
+cp -r Makefile outbox_pg.control sql "$work/build/"
+cp -r tests/regress "$work/build/tests/"
+rm -rf "$work/build/tests/regress/results"
 
 # pgTAP is SQL only: Debian's package (installed by install-deps.sh) for
 # the default major, its files copied into the others.
