@@ -6,6 +6,8 @@
 #
 #   pg-major.sh fetch MAJOR     download, verify and unpack (once); prints the prefix
 #   pg-major.sh prefix MAJOR    the prefix (bin/, lib/, share/), fetched if missing
+#   pg-major.sh install-plugin MAJOR   build outbox_pg from this tree for MAJOR
+#                               and install it there; prints the prefix
 #   pg-major.sh list            the majors this script knows, one per line
 #
 # MAJOR 15 is Debian's own server (/usr/lib/postgresql/15): nothing to fetch.
@@ -74,7 +76,30 @@ fetch() {
 	echo "$dest"
 }
 
+# Builds the plugin and extension from this tree for MAJOR (in a copy: the
+# tree's own objects are the default major's) and installs them into that
+# server's directories.  Warnings are errors (the Makefile's -Werror).
+install_plugin() {
+	local major=$1 prefix build status
+	prefix=$(fetch "$major")
+	root=$(cd "$(dirname "$0")/.." && pwd)
+	build=$(mktemp -d /tmp/outbox_pg_build.XXXXXX)
+	mkdir -p "$build/plugin"
+	cp "$root"/plugin/*.[ch] "$build/plugin/"
+	cp -r "$root/sql" "$root/outbox_pg.control" "$root/Makefile" "$build/"
+	make -s -C "$build" PG_CONFIG="$prefix/bin/pg_config" >&2 &&
+		make -s -C "$build" PG_CONFIG="$prefix/bin/pg_config" install >/dev/null
+	status=$?
+	rm -rf "$build"
+	[ $status -eq 0 ] || die "could not build outbox_pg for PostgreSQL $major (output above)"
+	echo "$prefix"
+}
+
 case "${1:-}" in
+	install-plugin)
+		[ $# -eq 2 ] || die "usage: pg-major.sh install-plugin MAJOR"
+		install_plugin "$2"
+		;;
 	fetch | prefix)
 		[ $# -eq 2 ] || die "usage: pg-major.sh $1 MAJOR"
 		fetch "$2"
@@ -84,6 +109,6 @@ case "${1:-}" in
 		awk 'NF { print $1 }' <<<"$PINS"
 		;;
 	*)
-		die "usage: pg-major.sh fetch|prefix MAJOR | list"
+		die "usage: pg-major.sh fetch|prefix|install-plugin MAJOR | list"
 		;;
 esac

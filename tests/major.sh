@@ -8,6 +8,7 @@
 # standby and from 17 on a failover with failover slots.
 #
 #   tests/major.sh MAJOR          (make test-major PG_MAJOR=17)
+#   OUTBOX_MAJOR_E2E="" tests/major.sh 14     build, pg_regress and pgTAP only
 #
 # The shipper (an ordinary libpq client) is the one built in shipper/.
 # Ends with "N passed, M failed".
@@ -40,19 +41,18 @@ cleanup() {
 trap cleanup EXIT
 echo "== $version ($prefix)"
 
-# The plugin, built from a copy of the sources (the tree's own objects are
-# the default major's) and installed into that server's directories.
-mkdir -p "$work/build/plugin" "$work/build/tests"
-cp plugin/*.[ch] "$work/build/plugin/"
-cp -r sql outbox_pg.control Makefile "$work/build/"
-cp -r tests/regress "$work/build/tests/"
-rm -rf "$work/build/tests/regress/results"
-make -s -C "$work/build" PG_CONFIG="$pg_config" >"$work/build.log" 2>&1 &&
-	make -s -C "$work/build" PG_CONFIG="$pg_config" install >>"$work/build.log" 2>&1
+# The plugin, built for MAJOR and installed into that server's directories;
+# the regression suite runs from a copy of tests/regress (its results are
+# written beside it).
+scripts/pg-major.sh install-plugin "$major" >/dev/null 2>"$work/build.log"
 status=$?
 cat "$work/build.log"
 record "build (-Werror)" $((status == 0)) $((status != 0)) $status
 [ $status -eq 0 ] || { echo "$passed passed, $failed failed"; exit 1; }
+mkdir -p "$work/build/tests"
+cp -r Makefile outbox_pg.control sql "$work/build/"
+cp -r tests/regress "$work/build/tests/"
+rm -rf "$work/build/tests/regress/results"
 
 # pgTAP is SQL only: Debian's package (installed by install-deps.sh) for
 # the default major, its files copied into the others.
@@ -84,12 +84,13 @@ tap_failed=${tap_failed:-0}
 record pgTAP $((${tap_total:-0} - tap_failed)) "$tap_failed" $status
 tests/helpers/pg.sh stop "$work/pg" >/dev/null
 
-# NAME:MAJOR, MAJOR being the first that has what the test needs:
-# decoding on a standby (16), failover slots (17).  Those two are not
-# executable, so tests/run.sh on the default 15 does not run them.
-for entry in recvlogical:14 relay_faults:14 relay_standby_decoding:16 relay_failover_slots:17; do
+# OUTBOX_MAJOR_E2E: the end-to-end scripts to run (developers may narrow
+# it), each NAME or NAME:MAJOR, MAJOR being the first that has what the
+# test needs: decoding on a standby (16), failover slots (17).  Those two
+# are not executable, so tests/run.sh's own loop (the default 15) skips them.
+for entry in ${OUTBOX_MAJOR_E2E-recvlogical relay_faults relay_standby_decoding:16 relay_failover_slots:17}; do
 	t=${entry%%:*}
-	if [ "$major" -lt "${entry##*:}" ]; then
+	if [ "$t" != "$entry" ] && [ "$major" -lt "${entry##*:}" ]; then
 		echo "== PostgreSQL $major e2e $t: skipped, it needs PostgreSQL ${entry##*:} or later"
 		continue
 	fi

@@ -1,7 +1,7 @@
 -- The extension, and a helper that reads a slot without the values that
 -- change from run to run (xids, LSNs, commit times).
 CREATE EXTENSION outbox_pg;
-\dx outbox_pg
+SELECT extname, extversion FROM pg_extension WHERE extname = 'outbox_pg';
 
 -- Generated ids hold the commit LSN: masked too.
 CREATE FUNCTION changes(slot name) RETURNS TABLE (data text)
