@@ -452,19 +452,19 @@ log_slot_missing(Shipper *s, const StreamInfo *info)
 	const char *slot = s->config.slot;
 	/* 17+ keeps a failover slot on a standby that synchronized it. */
 	const char *failover = info->server_version >= 170000
-							   ? "After a failover, a promoted PostgreSQL 17+ standby has the slot only if it was a failover slot synchronized there before the promotion (pg_replication_slots.synced on the standby; README, Failover); otherwise"
-							   : "After a failover, PostgreSQL before 17 has no logical slot on the new primary:";
+							   ? "On PostgreSQL 17 and later a promoted standby has the slot if it was a failover slot synchronized there before the promotion (pg_replication_slots.synced on the standby; README, Failover)."
+							   : "PostgreSQL before 17 keeps no logical slot across a failover (README, Failover).";
 	char lsn[LSN_TEXT_SIZE];
 
 	if (s->counters.connections == 0)
 	{
-		log_error("%s HINT: Create it (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), or start the shipper with --create-slot if nothing was ever shipped from this database. %s create it, then ship what it missed with outbox.replay(since => ...) (README, Operations).",
+		log_error("%s HINT: Create it (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), or start the shipper with --create-slot if nothing was ever shipped from this database. After a failover, create it, then ship what it missed with outbox.replay(since => ...) (README, Operations). %s",
 				  s->errstr, slot, failover);
 		return;
 	}
 	lsn_format(tracker_confirmed(s->tracker), lsn);
-	log_error("%s, but this shipper streamed from it (system %s, timeline %u) and confirmed up to %s: it was dropped, or the server failed over to one without it. Not creating it: a new slot starts at the current WAL position, and every event committed since %s would be lost. HINT: %s create the slot (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), ship what it missed with outbox.replay(since => the commit time of the last delivered event, outbox_shipper_last_delivered_commit_timestamp_seconds, minus your longest transaction), then start the shipper again (README, Operations).",
-			  s->errstr, s->system_id, s->timeline, lsn, lsn, failover, slot);
+	log_error("%s, but this shipper streamed from it (system %s, timeline %u) and confirmed up to %s: it was dropped, or the server failed over to one without it. Not creating it: a new slot starts at the current WAL position, and every event committed since %s would be lost. HINT: Create the slot (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), ship what it missed with outbox.replay(since => the commit time of the last delivered event, outbox_shipper_last_delivered_commit_timestamp_seconds, minus your longest transaction), then start the shipper again (README, Operations). %s",
+			  s->errstr, s->system_id, s->timeline, lsn, lsn, slot, failover);
 }
 
 /*

@@ -408,20 +408,16 @@ check_slot_row(Stream *stream, PGresult *res, StreamInfo *info, char *errstr,
 }
 
 /*
- * The columns after confirmed_flush_lsn: failover, synced (17+), and why
- * the slot is invalidated, or NULL (17 says; 16 has "conflicting" for a
- * conflict with recovery on a standby; every version says "lost" when
- * WAL it needed was removed).
+ * The columns after confirmed_flush_lsn: failover, synced and why the slot
+ * is invalidated, or NULL (17+).  Before 17 START_REPLICATION refuses an
+ * invalidated slot, which is fatal too (slot_invalidated).
  */
 static const char *
 slot_state_columns(int server_version)
 {
 	if (server_version >= 170000)
 		return "failover, synced, invalidation_reason";
-	if (server_version >= 160000)
-		return "NULL::bool, NULL::bool, CASE WHEN conflicting THEN 'conflicting' "
-			   "WHEN wal_status = 'lost' THEN 'wal_removed' END";
-	return "NULL::bool, NULL::bool, CASE WHEN wal_status = 'lost' THEN 'wal_removed' END";
+	return "NULL::bool, NULL::bool, NULL::text";
 }
 
 /* Checks the slot if it exists; *missing tells whether it does. */
@@ -586,6 +582,9 @@ create_slot(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	if (timed_out)
 		creation_timed_out(stream, info, timeout_ms, errstr, errstr_size);
+	else if (res == NULL)
+		one_line(errstr, errstr_size, "could not create the replication slot: ",
+				 PQerrorMessage(stream->conn));
 	else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) >= 2)
 	{
 		lsn = PQgetvalue(res, 0, 1);

@@ -178,7 +178,7 @@ check "at least 100 aggregates" t "$(psql -qXAt -c "SELECT count(DISTINCT aggreg
 wait_exit shipper_plain 60
 check "the shipper of the ordinary slot exits 1 after the failover" 1 "$EXIT_STATUS"
 check "... saying the slot is missing and why" 1 \
-	"$(grep -c 'replication slot "plain" does not exist on .*but this shipper streamed from it.*Not creating it.*a promoted PostgreSQL 17+ standby has the slot only if it was a failover slot synchronized there' "$WORK/shipper_plain.log")"
+	"$(grep -c 'replication slot "plain" does not exist on .*but this shipper streamed from it.*Not creating it.*HINT: Create the slot.*On PostgreSQL 17 and later a promoted standby has the slot if it was a failover slot synchronized there before the promotion' "$WORK/shipper_plain.log")"
 check "... and creates nothing" 0 "$(psql -qXAt -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'plain'")"
 "$SHIPPER" -d "$BOTH" -b "$BROKERS" -S doomed --create-slot >"$WORK/doomed.log" 2>&1
 check "a shipper on the invalidated synced slot exits 1" 1 $?

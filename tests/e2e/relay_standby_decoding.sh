@@ -23,6 +23,8 @@ e2e_setup
 STANDBY=$WORK/standby
 trap 'kill "${HOLDER_PID:-}" 2>/dev/null; "$PG_SH" stop "$STANDBY" >/dev/null 2>&1; e2e_cleanup' EXIT
 PRIMARY_PORT=$PGPORT
+# primary_conninfo spelt out: pg_basebackup -R writes every option its own
+# libpq knows, which an older libpq loaded by the server may refuse.
 start_standby "$STANDBY" standby1 "hot_standby_feedback = on" \
 	"primary_conninfo = 'host=127.0.0.1 port=$PRIMARY_PORT user=postgres dbname=postgres application_name=standby1'"
 check "a standby with a physical slot and hot_standby_feedback is cloned" 0 $?
