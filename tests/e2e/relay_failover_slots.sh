@@ -115,8 +115,9 @@ check "its start line says it is not a failover slot" 1 \
 check "... with a warning naming the fix" 1 \
 	"$(grep -c 'slot "plain" is not a failover slot: a standby promoted after a failover will not have it.*ALTER_REPLICATION_SLOT plain (FAILOVER true)' "$WORK/shipper_plain.log")"
 
-# Refused on the standby, before any promotion.
-"$SHIPPER" -d "host=$STANDBY/sock port=$STANDBY_PORT user=postgres dbname=postgres" -b "$BROKERS" \
+# Refused on the standby, before any promotion.  (A shipper that tried
+# to create the slot there would wait for the primary: hence the timeout.)
+timeout 60 "$SHIPPER" -d "host=$STANDBY/sock port=$STANDBY_PORT user=postgres dbname=postgres" -b "$BROKERS" \
 	-S fresh --create-slot >"$WORK/fresh.log" 2>&1
 check "a shipper asked to create a slot on a syncing standby exits 1" 1 $?
 check "... saying why and what to do" 1 \
@@ -131,7 +132,7 @@ lsn=$(current_lsn)
 wait_for "the shipper to confirm under load" 60 confirmed_reached "$lsn"
 wait_for "the standby to sync the slot past that" 60 synced_past outbox_pg "$lsn"
 check "the slot is synced on the standby under load" 0 $?
-"$SHIPPER" -d "host=$STANDBY/sock port=$STANDBY_PORT user=postgres dbname=postgres" -b "$BROKERS" \
+timeout 60 "$SHIPPER" -d "host=$STANDBY/sock port=$STANDBY_PORT user=postgres dbname=postgres" -b "$BROKERS" \
 	>"$WORK/on-standby.log" 2>&1
 check "a shipper pointed at the synced copy on the standby exits 1" 1 $?
 check "... saying to point it at the primary" 1 \
@@ -180,7 +181,7 @@ check "the shipper of the ordinary slot exits 1 after the failover" 1 "$EXIT_STA
 check "... saying the slot is missing and why" 1 \
 	"$(grep -c 'replication slot "plain" does not exist on .*but this shipper streamed from it.*Not creating it.*HINT: Create the slot.*On PostgreSQL 17 and later a promoted standby has the slot if it was a failover slot synchronized there before the promotion' "$WORK/shipper_plain.log")"
 check "... and creates nothing" 0 "$(psql -qXAt -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'plain'")"
-"$SHIPPER" -d "$BOTH" -b "$BROKERS" -S doomed --create-slot >"$WORK/doomed.log" 2>&1
+timeout 60 "$SHIPPER" -d "$BOTH" -b "$BROKERS" -S doomed --create-slot >"$WORK/doomed.log" 2>&1
 check "a shipper on the invalidated synced slot exits 1" 1 $?
 check "... saying it is invalidated and what to do" 1 \
 	"$(grep -c 'replication slot "doomed" on .* is invalidated (wal_removed).*Not creating another.*HINT: Drop and create the slot, then ship what it missed with outbox.replay' "$WORK/doomed.log")"
