@@ -40,6 +40,7 @@
 #define IDLE_TIMEOUT_SECS 3
 #define REQUEST_DEADLINE_USEC (5 * INT64_C(1000000))
 #define WATCH_INTERVAL_MS 250
+#define MHD_LOG_INTERVAL_USEC (30 * INT64_C(1000000))
 
 /* A connection, for the request deadline; in a list under the lock. */
 typedef struct Client
@@ -65,6 +66,7 @@ struct HttpServer
 	bool stopping;
 	Client *clients;
 	int64_t probed_at; /* monotonic_usec() of the last probe's answer, 0: none */
+	int64_t mhd_logged_at; /* the last libmicrohttpd message at warning level */
 };
 
 /* Splits "host:port", "[v6]:port" or ":port"; host "" means any. */
@@ -345,18 +347,30 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url,
 						"not found: the shipper serves /metrics, /healthz and /readyz");
 }
 
+/*
+ * libmicrohttpd's messages are mostly about clients (closed early, over a
+ * limit): one warning per interval, the rest at debug level, so that
+ * hostile clients cannot flood the log.
+ */
 static void
 log_mhd(void *cls, const char *fmt, va_list args)
 {
+	HttpServer *server = cls;
 	char message[512];
 	size_t len;
+	int64_t now = monotonic_usec();
+	bool loud;
 
-	(void) cls;
 	vsnprintf(message, sizeof(message), fmt, args);
 	len = strlen(message);
 	while (len > 0 && message[len - 1] == '\n')
 		message[--len] = '\0';
-	log_warning("HTTP: %s", message);
+	pthread_mutex_lock(&server->lock);
+	loud = server->mhd_logged_at == 0 || now - server->mhd_logged_at >= MHD_LOG_INTERVAL_USEC;
+	if (loud)
+		server->mhd_logged_at = now;
+	pthread_mutex_unlock(&server->lock);
+	log_message(loud ? LOG_WARNING : LOG_DEBUG, "HTTP: %s", message);
 }
 
 /* The lock, and the watcher thread (which probes Kafka at once). */
@@ -410,7 +424,7 @@ http_start(const char *listen, Metrics *metrics, Kafka *kafka,
 	}
 	/* The logger first, so that it also gets what the other options say. */
 	server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, server,
-									  MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+									  MHD_OPTION_EXTERNAL_LOGGER, log_mhd, server,
 									  MHD_OPTION_SOCK_ADDR, addr->ai_addr,
 									  MHD_OPTION_CONNECTION_LIMIT, (unsigned) MAX_CONNECTIONS,
 									  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) PER_ADDRESS_CONNECTIONS,

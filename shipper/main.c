@@ -4,10 +4,11 @@
  *	  the replication slot to Kafka.
  *
  * One thread (librdkafka's own aside): the loop reads the stream while the
- * in-flight caps leave room for the next event, hands each event to librdkafka, serves its
- * delivery reports (which feed the tracker), and sends the tracker's
- * confirmed position to PostgreSQL: on the status interval, at once when
- * the server asks, and soon after the position advances.  It sleeps in
+ * in-flight caps leave room for the next event, hands each event to
+ * librdkafka, serves its delivery reports (which feed the tracker), and
+ * sends the tracker's confirmed position to PostgreSQL: on the status
+ * interval, at once when the server asks, and soon after the position
+ * advances.  It sleeps in
  * poll() on the replication socket and librdkafka's wake-up descriptor, with
  * a timeout to the next status deadline.
  *

@@ -32,6 +32,8 @@ check "the slow clients got connections (and were cut, then reopened)" t \
 check "no slow request kept its connection past the deadline" t \
 	"$(python3 -c 'import json, sys; print("t" if json.load(open(sys.argv[1]))["longest"] <= 7.5 else "f")' "$WORK/slow.json")"
 check "/healthz still 200 afterwards" 200 "$(status /healthz)"
+check "the endpoint's warnings about them: one per 30 s, not one per client" 1 \
+	"$(grep -c 'warning: HTTP: ' "$WORK/shipper.log")"
 kill -TERM "$(shipper_pid shipper)"
 wait_exit shipper 60
 check "the shipper stops cleanly" 0 "$EXIT_STATUS"
