@@ -1249,6 +1249,34 @@ def check_event(exp, msg, d, reads_back):
              % (at, clip(want[max(0, at - 40):at + 80], 400), where))
 
 
+def check_small(expected, msgs, parsed, small_msgs):
+    """With max-event-size 1024: what fits is written as with the default,
+    an event whose own fields exceed it is rejected "too_large" in place."""
+    if len(small_msgs) != len(msgs):
+        fail("TooLarge", "max-event-size %d: %d messages, not %d" % (SMALL, len(small_msgs), len(msgs)))
+    for exp, msg, d, small in zip(expected, msgs, parsed, small_msgs):
+        where = "\n-- case (%s):\n%s\n-- message:\n%s\n-- with max-event-size %d:\n%s" % (
+            exp.what, clip(repr(exp.case), 20000), clip(msg), SMALL, clip(small))
+        fields = strip_metadata(msg)[len('{"v":1,'):-1]
+        fields = re.sub(r',"seq":\d+(,"last":true)?$', "", fields)
+        if small == msg:
+            if len(fields.encode()) > SMALL and "rejected" not in d:
+                fail("TooLarge", "an event of %d bytes was not rejected%s"
+                     % (len(fields.encode()), where))
+            continue
+        if len(msg.encode()) <= SMALL:
+            fail("TooLarge", "a %d-byte message changed%s" % (len(msg.encode()), where))
+        s = check_shape(small, True)
+        if (s.get("rejected") not in ("too_large", d.get("rejected")) or s["payload"] is not None
+                or s["headers"] is not None
+                or any(s.get(k) != d.get(k) for k in META | {"seq", "last", "end_lsn"})):
+            fail("TooLarge", "not a too_large event in place of the event%s" % where)
+        if exp.what == "insert" and any(s[k] != d[k] for k in (
+                "id", "aggregate_type", "aggregate_id", "event_type", "created_at")):
+            fail("TooLarge", "a table row's id, aggregate and created_at (under 1 kB) "
+                 "were not kept%s" % where)
+
+
 def strip_metadata(msg):
     """A message as the slot with include-xid/-lsn/-timestamp off writes it."""
     msg = re.sub(r',"end_lsn":"[0-9A-F/]+"\}$', "}", msg)
@@ -1273,7 +1301,7 @@ class Cluster:
         self.cur = self.conn.cursor()
         self.cur.execute("SET DateStyle = 'ISO, YMD'")
         self.cur.execute(SETUP_SQL)
-        for slot in ("prop", "prop_min"):
+        for slot in SLOTS:
             self.cur.execute("SELECT pg_create_logical_replication_slot(%s, 'outbox_pg')"
                              % sql_str(slot))
 
@@ -1297,6 +1325,9 @@ class Cluster:
 
 TIMEZONES = ["UTC", "Asia/Kolkata", "America/St_Johns", "Pacific/Kiritimati", "Etc/GMT+12"]
 MIN_OPTIONS = ("include-xid", "false", "include-lsn", "false", "include-timestamp", "false")
+SMALL = 1024    # the lowest max-event-size
+SMALL_OPTIONS = ("max-event-size", str(SMALL))
+SLOTS = ("prop", "prop_min", "prop_small")
 
 
 def reset(cluster):
@@ -1309,7 +1340,7 @@ def reset(cluster):
     if cur.fetchone():
         cur.execute("ROLLBACK PREPARED 'prop'")
     cur.execute("SET DateStyle = 'ISO, YMD'")
-    for slot in ("prop", "prop_min"):
+    for slot in SLOTS:
         try:
             cur.execute("SELECT count(*) FROM pg_logical_slot_get_changes(%s, NULL, NULL)"
                         % sql_str(slot))
@@ -1350,6 +1381,7 @@ def run_batch(cluster, cases, prepared, timezone):
            "end_time": parse_utc(end_time.replace(" ", "T"))}
     msgs = cluster.changes("prop")
     min_msgs = cluster.changes("prop_min", MIN_OPTIONS)
+    small_msgs = cluster.changes("prop_small", SMALL_OPTIONS)
 
     expected = [e for case, row in zip(cases, rows) for e in case.expected(row)]
     if len(msgs) != len(expected):
@@ -1384,6 +1416,7 @@ def run_batch(cluster, cases, prepared, timezone):
         if not ok:
             fail("CreatedAtReadsBack", "created_at %s does not read back as %s (UTC)%s"
                  % (json_str(written), exp.created_at.utc_text, where))
+    check_small(expected, msgs, parsed, small_msgs)
     for m in min_msgs:
         check_shape(m, False)
     want_min = [strip_metadata(m) for m in msgs]
