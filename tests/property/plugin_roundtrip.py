@@ -37,6 +37,7 @@ from decimal import Decimal
 import psycopg2
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PG_SH = os.path.join(ROOT, "tests", "helpers", "pg.sh")
@@ -1290,24 +1291,30 @@ def strip_metadata(msg):
 class Cluster:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="outbox_property.")
-        subprocess.run([PG_SH, "start", self.dir + "/pg"], check=True,
-                       stdout=subprocess.DEVNULL)
-        env = subprocess.run([PG_SH, "env", self.dir + "/pg"], check=True,
-                             capture_output=True, text=True).stdout
-        conf = dict(kv.split("=", 1) for kv in env.split()[1:])
-        self.conn = psycopg2.connect(host=conf["PGHOST"], port=conf["PGPORT"],
-                                     user="postgres", dbname="postgres")
-        self.conn.autocommit = True
-        self.cur = self.conn.cursor()
-        self.cur.execute("SET DateStyle = 'ISO, YMD'")
-        self.cur.execute(SETUP_SQL)
-        for slot in SLOTS:
-            self.cur.execute("SELECT pg_create_logical_replication_slot(%s, 'outbox_pg')"
-                             % sql_str(slot))
+        self.conn = None
+        try:
+            subprocess.run([PG_SH, "start", self.dir + "/pg"], check=True,
+                           stdout=subprocess.DEVNULL)
+            env = subprocess.run([PG_SH, "env", self.dir + "/pg"], check=True,
+                                 capture_output=True, text=True).stdout
+            conf = dict(kv.split("=", 1) for kv in env.split()[1:])
+            self.conn = psycopg2.connect(host=conf["PGHOST"], port=conf["PGPORT"],
+                                         user="postgres", dbname="postgres")
+            self.conn.autocommit = True
+            self.cur = self.conn.cursor()
+            self.cur.execute("SET DateStyle = 'ISO, YMD'")
+            self.cur.execute(SETUP_SQL)
+            for slot in SLOTS:
+                self.cur.execute("SELECT pg_create_logical_replication_slot(%s, 'outbox_pg')"
+                                 % sql_str(slot))
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self):
         try:
-            self.conn.close()
+            if self.conn is not None:
+                self.conn.close()
         finally:
             subprocess.run([PG_SH, "stop", self.dir + "/pg"], stdout=subprocess.DEVNULL)
             subprocess.run(["rm", "-rf", self.dir])
@@ -1455,6 +1462,8 @@ def main():
     print("# property test: seed %d, %d batches per property (PROPERTY_SEED, PROPERTY_EXAMPLES)"
           % (SEED, EXAMPLES))
     cluster = Cluster()
+    # Hypothesis keeps a directory of its own; not in the source tree.
+    set_hypothesis_home_dir(os.path.join(cluster.dir, "hypothesis"))
     passed = failed = 0
     total_cases = 0
     started = time.monotonic()
