@@ -130,6 +130,12 @@ slot_active() {
 	psql -qXAt -c "SELECT active FROM pg_replication_slots WHERE slot_name = '${1:-outbox_pg}'"
 }
 
+# slot_is_active t|f [SLOT]: for wait_for, which must re-run the query
+# (wait_for ... test "$(slot_active)" = t would compare one answer forever).
+slot_is_active() {
+	[ "$(slot_active "${2:-outbox_pg}")" = "$1" ]
+}
+
 # confirmed_reached LSN [SLOT]: the slot confirmed at least LSN.
 confirmed_reached() {
 	[ "$(psql -qXAt -c "SELECT confirmed_flush_lsn >= '$1' FROM pg_replication_slots WHERE slot_name = '${2:-outbox_pg}'")" = t ]

@@ -24,13 +24,13 @@ start_shipper shipper0
 load 12
 confirmed_past() { [ "$(psql -qXAt -c "SELECT confirmed_flush_lsn > '$1' FROM pg_replication_slots WHERE slot_name = 'outbox_pg'")" = t ]; }
 for i in 1 2 3 4 5; do
-	wait_for "shipper $((i - 1)) to stream" 30 test "$(slot_active)" = t
+	wait_for "shipper $((i - 1)) to stream" 30 slot_is_active t
 	# Kill it while it is shipping: once it has confirmed something new.
 	before=$(slot_confirmed)
 	wait_for "shipper $((i - 1)) to confirm under load" 30 confirmed_past "$before"
 	sleep 0.5
 	kill -KILL "$(shipper_pid shipper$((i - 1)))"
-	wait_for "the slot to be released" 30 test "$(slot_active)" = f
+	wait_for "the slot to be released" 30 slot_is_active f
 	start_shipper shipper$i
 done
 wait "$LOAD_PID"
