@@ -541,7 +541,7 @@ validate_kafka(const ShipperConfig *c, char *errstr, size_t errstr_size)
 		return fail(errstr, errstr_size,
 					"--on-permanent-error=dead-letter needs --dead-letter-topic (OUTBOX_DEAD_LETTER_TOPIC)");
 	if (c->dead_letter_topic &&
-		topic_render(c->dead_letter_topic, NULL, NULL, topic, reason, sizeof(reason)) != 0)
+		topic_render(c->dead_letter_topic, NULL, 0, NULL, 0, topic, reason, sizeof(reason)) != 0)
 		return fail(errstr, errstr_size, "--dead-letter-topic: %s", reason);
 	return 0;
 }

@@ -585,7 +585,8 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 		return KAFKA_FAILED;
 	}
 	if (topic_render(kafka->config->topic_template, event->aggregate_type,
-					 event->event_type, d->topic, err, sizeof(err)) != 0)
+					 event->aggregate_type_len, event->event_type,
+					 event->event_type_len, d->topic, err, sizeof(err)) != 0)
 	{
 		d->topic[0] = '\0';
 		return refuse(kafka, d, err, "INVALID_TOPIC", false);
