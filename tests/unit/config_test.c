@@ -237,6 +237,24 @@ test_secrets(void **state)
 	assert_true(config_is_secret("sasl.oauthbearer.token.endpoint.url"));
 }
 
+/*
+ * However long the name: a 300-character name ending in "password" once
+ * passed as not secret (only its first 255 characters were looked at), so
+ * main.c's debug log showed its value.  Found by tests/fuzz/config_fuzz.c.
+ */
+static void
+test_secret_long_name(void **state)
+{
+	char name[301];
+
+	memset(name, 'a', sizeof(name) - 1);
+	strcpy(name + sizeof(name) - 1 - strlen("password"), "PassWord");
+	assert_int_equal(strlen(name), 300);
+	assert_true(config_is_secret(name));
+	name[sizeof(name) - 2] = 'x';
+	assert_false(config_is_secret(name));
+}
+
 static void
 test_help_needs_nothing(void **state)
 {
@@ -262,6 +280,7 @@ main(void)
 		cmocka_unit_test(test_environment_errors),
 		cmocka_unit_test(test_units_booleans_origins),
 		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_secret_long_name),
 		cmocka_unit_test(test_help_needs_nothing),
 	};
 
