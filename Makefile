@@ -4,6 +4,7 @@
 #   make install         install both (plugin into PostgreSQL, shipper into $(bindir))
 #   make installcheck    pg_regress suite against the server in PGHOST/PGPORT
 #   make test            everything, on throwaway servers (what CI runs)
+#   make test-major PG_MAJOR=17   the per-major suites, on another major
 #   make valgrind-check  the regression suite with the server under valgrind
 #   make fuzz            fuzz the shipper's parsers, FUZZ_SECONDS (60) each
 #   make fuzz-check      the same for FUZZ_CHECK_SECONDS (10) each, as tests/run.sh does
@@ -14,13 +15,14 @@ OBJS = \
 	plugin/format.o \
 	plugin/options.o \
 	plugin/relation.o \
+	plugin/sign.o \
 	plugin/sqlfuncs.o
 PGFILEDESC = "outbox_pg - transactional outbox output plugin"
 
 EXTENSION = outbox_pg
 DATA = sql/outbox_pg--0.1.sql
 
-REGRESS = setup events filter emit values toast bigtxn declare alter replay options drop
+REGRESS = setup events filter emit values toast bigtxn declare alter replay options hostile lifetime drop
 REGRESS_OPTS = --inputdir=tests/regress --outputdir=tests/regress
 
 PG_CONFIG ?= pg_config
@@ -28,6 +30,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 override CPPFLAGS := -I$(srcdir)/plugin $(CPPFLAGS)
+# A callback whose signature drifted between majors compiles with a warning
+# and misbehaves silently: warnings are errors, on every major.
+PG_CFLAGS += -Werror
 
 # The shipper is an ordinary program with its own Makefile.
 SHIPPER_BINDIR ?= /usr/local/bin
@@ -48,6 +53,10 @@ shipper-clean:
 
 test:
 	tests/run.sh
+
+# The suites every supported major must pass, for one major: make test-major PG_MAJOR=17
+test-major:
+	tests/major.sh $(PG_MAJOR)
 
 demo:
 	scripts/demo.sh
@@ -73,5 +82,5 @@ format-check:
 format:
 	clang-format -i $(FORMAT_SOURCES)
 
-.PHONY: shipper-all shipper-install shipper-clean test demo valgrind-check deps fuzz fuzz-check \
-	format-check format
+.PHONY: shipper-all shipper-install shipper-clean test test-major demo valgrind-check deps \
+	fuzz fuzz-check format-check format

@@ -2,7 +2,9 @@
 # Decoding benchmark: outbox_pg against wal2json, test_decoding and
 # pgoutput, on one and the same WAL.
 #
-#   bench/decode.sh
+#   bench/decode.sh [MAJOR]     (default 15, Debian's; 14, 16, 17, 18 come
+#                               from scripts/pg-major.sh, with the plugin
+#                               built from this tree for them)
 #
 # Knobs (environment):
 #   BENCH_TXNS=200000     transactions in the WAL (half with an event)
@@ -30,6 +32,7 @@ TXNS=${BENCH_TXNS:-200000}
 ROUNDS=${BENCH_ROUNDS:-5}
 INSTALL=${BENCH_INSTALL:-0}
 WIRE_TIMEOUT=${BENCH_WIRE_TIMEOUT:-300}
+MAJOR=${1:-15}
 PLUGINS=(outbox_pg wal2json test_decoding pgoutput)
 TARGET_WAL2JSON=0.80
 TARGET_PGOUTPUT=1.25
@@ -48,25 +51,38 @@ as_root_apt() {
 		|| { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
 }
 
+PG_CONFIG=pg_config
 plugin_installed() {	# plugin_installed NAME
-	[ -f "$(pg_config --pkglibdir)/$1.so" ]
+	[ -f "$("$PG_CONFIG" --pkglibdir)/$1.so" ]
 }
 
 # A fresh box lacks PostgreSQL and the build tools too: the project's
 # installer brings them, then the plugin is built.  Otherwise the installed
 # plugin is what is measured (other work in progress is not installed
-# behind anyone's back), unless BENCH_INSTALL=1.
-if ! command -v pg_config >/dev/null || ! plugin_installed outbox_pg \
-	|| [ ! -f "$(pg_config --sharedir)/extension/outbox_pg.control" ]; then
-	scripts/install-deps.sh
-	INSTALL=1
+# behind anyone's back), unless BENCH_INSTALL=1.  Another major's server
+# lives in the project's cache, where the plugin is always built anew.
+# wal2json is Debian's package, which exists for 15 only.
+if [ "$MAJOR" != 15 ]; then
+	command -v pg_config >/dev/null || scripts/install-deps.sh
+	prefix=$(scripts/pg-major.sh install-plugin "$MAJOR") || die "no PostgreSQL $MAJOR"
+	PG_CONFIG=$prefix/bin/pg_config
+	PLUGINS=(outbox_pg test_decoding pgoutput)
+	WAL2JSON_NOTE="none: Debian packages wal2json for PostgreSQL 15 only, and no registry here has a build for $MAJOR"
+else
+	if ! command -v pg_config >/dev/null || ! plugin_installed outbox_pg \
+		|| [ ! -f "$(pg_config --sharedir)/extension/outbox_pg.control" ]; then
+		scripts/install-deps.sh
+		INSTALL=1
+	fi
+	if [ "$INSTALL" = 1 ]; then
+		make -s >/dev/null && make -s install >/dev/null
+	fi
+	plugin_installed wal2json || as_root_apt postgresql-15-wal2json
+	WAL2JSON_NOTE=$(dpkg-query -W -f='${Version}' postgresql-15-wal2json 2>/dev/null || echo '?')
 fi
-if [ "$INSTALL" = 1 ]; then
-	make -s >/dev/null && make -s install >/dev/null
-fi
-plugin_installed wal2json || as_root_apt postgresql-15-wal2json
 
-PG_BINDIR=$(pg_config --bindir)
+PG_BINDIR=$("$PG_CONFIG" --bindir)
+export PG_BINDIR
 export PATH=$PG_BINDIR:$PATH
 
 # --- cluster ----------------------------------------------------------------
@@ -84,8 +100,12 @@ trap 'exit 143' TERM
 
 # One peek slot and one wire slot per round for each plugin.
 nslots=$(( ${#PLUGINS[@]} * (ROUNDS + 1) + 4 ))
-tests/helpers/pg.sh start "$work/pg" \
-	"output_plugin_libraries = 'pgoutput, test_decoding, outbox_pg, wal2json'" \
+# pg.sh allows our plugin where the server has output_plugin_libraries;
+# wal2json is added where it is measured (15 only).
+extra_conf=()
+[[ " ${PLUGINS[*]} " == *" wal2json "* ]] &&
+	extra_conf+=("output_plugin_libraries = 'pgoutput, test_decoding, outbox_pg, wal2json'")
+tests/helpers/pg.sh start "$work/pg" "${extra_conf[@]}" \
 	"shared_buffers = 1GB" \
 	"logical_decoding_work_mem = 256MB" \
 	"synchronous_commit = off" \
@@ -267,7 +287,7 @@ for p in "${PLUGINS[@]}"; do
 done
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-so=$(pg_config --pkglibdir)/outbox_pg.so
+so=$("$PG_CONFIG" --pkglibdir)/outbox_pg.so
 out=$work/result.txt
 {
 	echo "outbox_pg decoding benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -277,7 +297,7 @@ out=$work/result.txt
 	echo "server:   $(q -c 'SELECT version()' | cut -d, -f1)"
 	echo "plugins:  outbox_pg at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- plugin sql 2>/dev/null || echo ' (plugin/ or sql/ modified)')" \
 		"(installed .so $(date -u -r "$so" +%Y-%m-%dT%H:%MZ), sha256 $(sha256sum "$so" | cut -c1-12))," \
-		"wal2json $(dpkg-query -W -f='${Version}' postgresql-15-wal2json 2>/dev/null || echo '?')"
+		"wal2json $WAL2JSON_NOTE"
 	echo "settings: shared_buffers 1GB, logical_decoding_work_mem 256MB, fsync off"
 	echo "workload: $TXNS transactions ($half with a business row and one outbox event," \
 		"$half updates of an unrelated table) in $workload_secs s;" \
@@ -296,7 +316,7 @@ out=$work/result.txt
 	done
 	echo
 	printf '%-28s %8s %8s %8s   %s\n' ratio decode wire target verdict
-	for a in wal2json pgoutput test_decoding; do
+	for a in "${PLUGINS[@]:1}"; do
 		rd=$(calc '%.2f' "${decode_median[outbox_pg]} / ${decode_median[$a]}")
 		rw=$(calc '%.2f' "${wire_median[outbox_pg]} / ${wire_median[$a]}")
 		case $a in

@@ -14,6 +14,7 @@
  *-------------------------------------------------------------------------
  */
 #include "outbox_pg.h"
+#include "compat.h"
 
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
@@ -57,7 +58,6 @@ extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 static void outbox_decode_startup(LogicalDecodingContext *ctx,
 								  OutputPluginOptions *opt, bool is_init);
-static void outbox_decode_shutdown(LogicalDecodingContext *ctx);
 static void outbox_decode_begin(LogicalDecodingContext *ctx,
 								ReorderBufferTXN *txn);
 static void outbox_decode_change(LogicalDecodingContext *ctx,
@@ -78,7 +78,6 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->change_cb = outbox_decode_change;
 	cb->message_cb = outbox_decode_message;
 	cb->commit_cb = outbox_decode_commit;
-	cb->shutdown_cb = outbox_decode_shutdown;
 }
 
 static void
@@ -101,13 +100,9 @@ outbox_decode_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	opt->receive_rewrites = false;
 
 	ctx->output_plugin_private = data;
+	/* Both caches go with the context, even when it ends in an error. */
 	outbox_relation_cache_init(ctx->context);
-}
-
-static void
-outbox_decode_shutdown(LogicalDecodingContext *ctx)
-{
-	outbox_relation_cache_destroy();
+	outbox_signing_key_forget();
 }
 
 static void
@@ -184,7 +179,7 @@ event_finish(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 		if (data->options.include_timestamp)
 		{
 			appendStringInfoString(meta, ",\"commit_time\":");
-			outbox_append_utc_time(meta, txn->xact_time.commit_time);
+			outbox_append_utc_time(meta, outbox_txn_commit_time(txn));
 		}
 		appendStringInfoString(meta, ",\"seq\":");
 	}
@@ -205,7 +200,7 @@ outbox_decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	if (++data->changes_since_progress >= OUTBOX_PROGRESS_EVERY_CHANGES)
 	{
 		data->changes_since_progress = 0;
-		OutputPluginUpdateProgress(ctx, false);
+		outbox_update_progress(ctx, false);
 	}
 
 	/* Only inserts are events; everything else costs one comparison. */
@@ -221,8 +216,11 @@ outbox_decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	event_start(ctx, txn);
 	outbox_relation_values(entry, RelationGetDescr(relation),
-						   &change->data.tp.newtuple->tuple, values);
-	outbox_append_event_fields(&data->pending, values);
+						   outbox_change_new_tuple(change), values);
+	if (!outbox_append_event_fields(&data->pending, values, txn->final_lsn,
+									data->seq, data->options.max_event_size))
+		outbox_append_too_large_fields(&data->pending, values, txn->final_lsn,
+									   data->seq);
 	event_finish(ctx, txn);
 
 cleanup:
@@ -230,12 +228,20 @@ cleanup:
 	MemoryContextReset(data->row_context);
 }
 
+/*
+ * A message from outbox.emit() or outbox.replay() holds the event's fields,
+ * formatted and signed by them (sign.c); it is written as it is.  Anything
+ * else with our prefix was written by some role calling
+ * pg_logical_emit_message() and becomes a rejected event: never an error,
+ * never silently gone, never shipped as an event.
+ */
 static void
 outbox_decode_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 					  XLogRecPtr lsn, bool transactional, const char *prefix,
 					  Size size, const char *message)
 {
 	OutboxDecodingData *data = ctx->output_plugin_private;
+	Size max_size = data->options.max_event_size;
 	MemoryContext old;
 
 	/* outbox.emit() writes transactional messages only. */
@@ -244,10 +250,17 @@ outbox_decode_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	old = MemoryContextSwitchTo(data->row_context);
 	event_start(ctx, txn);
-	if (outbox_message_is_valid(message, size))
-		appendBinaryStringInfo(&data->pending, message, size);
+	if (!outbox_message_is_signed(message, size))
+		outbox_append_unauthenticated_fields(&data->pending, message, size,
+											 txn->final_lsn, data->seq,
+											 max_size);
+	else if ((Size) data->pending.len + size - OUTBOX_MAC_BYTES <= max_size)
+		appendBinaryStringInfo(&data->pending, message + OUTBOX_MAC_BYTES,
+							   size - OUTBOX_MAC_BYTES);
 	else
-		outbox_append_invalid_message_fields(&data->pending, message, size);
+		outbox_append_too_large_message_fields(&data->pending,
+											   size - OUTBOX_MAC_BYTES,
+											   txn->final_lsn, data->seq);
 	event_finish(ctx, txn);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->row_context);
@@ -265,7 +278,7 @@ outbox_decode_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	 * slot's position can move on.
 	 */
 	data->changes_since_progress = 0;
-	OutputPluginUpdateProgress(ctx, !data->has_pending);
+	outbox_update_progress(ctx, !data->has_pending);
 	if (!data->has_pending)
 		return;
 

@@ -12,7 +12,9 @@
  *-------------------------------------------------------------------------
  */
 #include "outbox_pg.h"
+#include "compat.h"
 
+#include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
@@ -39,6 +41,53 @@ const char *const outbox_field_names[OUTBOX_NFIELDS] = {
 
 static const char hex_lower[] = "0123456789abcdef";
 static const char hex_upper[] = "0123456789ABCDEF";
+
+/*
+ * The size the event being formatted may reach, and whether a value would
+ * have taken it past that.  Such a value is not appended; formatting goes
+ * on and outbox_append_event_fields() reports it, so the caller writes a
+ * "too_large" event instead of raising an error (which would leave the
+ * slot stuck on the row for good).  Values are checked where their text
+ * can outgrow their stored size without bound: strings (up to 6 times,
+ * escaped), numerics (1e131071 is a few bytes stored, 128 kB as text) and
+ * copied JSON text.  Everything else appends no more than its stored size,
+ * so the buffer stays far below the 1 GB an allocation may reach.
+ */
+static Size format_limit = OUTBOX_DEFAULT_MAX_EVENT_SIZE;
+static bool format_too_large = false;
+
+/* Whether n more bytes fit in out; remembers when they do not. */
+static bool
+has_room(StringInfo out, Size n)
+{
+	if (format_too_large || (Size) out->len + n > format_limit)
+	{
+		format_too_large = true;
+		return false;
+	}
+	return true;
+}
+
+/* The exact length of str written as a JSON string, quotes included. */
+static Size
+json_string_length(const char *str, int len)
+{
+	const char *end = str + len;
+	Size result = (Size) len + 2;
+	const char *p;
+
+	for (p = str; p < end; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' ||
+			c == '\b' || c == '\f')
+			result += 1;
+		else if (c < 0x20)
+			result += 5;
+	}
+	return result;
+}
 
 OutboxValueKind
 outbox_value_kind(Oid typid)
@@ -77,6 +126,11 @@ outbox_append_json_string(StringInfo out, const char *str, int len)
 	const char *end = str + len;
 	const char *run = str;
 	const char *p;
+
+	/* Only a long string can overflow: measure it exactly then. */
+	if ((Size) out->len + (Size) len * 6 + 2 > format_limit &&
+		!has_room(out, json_string_length(str, len)))
+		return;
 
 	appendStringInfoCharMacro(out, '"');
 	for (p = str; p < end; p++)
@@ -295,6 +349,10 @@ json_compact(StringInfo out, const char *json, int len)
 	int depth = 0;
 	int max_depth = 0;
 
+	/* The copy is never longer than the text. */
+	if (out && !has_room(out, len))
+		out = NULL;
+
 	for (p = json; p < end; p++)
 	{
 		char c = *p;
@@ -341,14 +399,15 @@ json_text_is_valid(const char *json, int len)
 {
 	JsonLexContext *lex;
 
-	lex = makeJsonLexContextCstringLen(unconstify(char *, json), len,
-									   GetDatabaseEncoding(), false);
+	lex = outbox_json_lex_context(unconstify(char *, json), len);
 	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
 }
 
 static void
 append_jsonb_scalar(StringInfo out, const JsonbValue *v)
 {
+	if (format_too_large)
+		return; /* the event is dropped anyway: spare the work */
 	switch (v->type)
 	{
 		case jbvNull:
@@ -361,11 +420,17 @@ append_jsonb_scalar(StringInfo out, const JsonbValue *v)
 			outbox_append_json_string(out, v->val.string.val, v->val.string.len);
 			break;
 		case jbvNumeric:
+		{
 			/* numeric_out writes JSON's number syntax: jsonb has no NaN */
-			appendStringInfoString(out,
-								   DatumGetCString(DirectFunctionCall1(numeric_out,
-																	   NumericGetDatum(v->val.numeric))));
-			break;
+			char *num = DatumGetCString(DirectFunctionCall1(numeric_out,
+															NumericGetDatum(v->val.numeric)));
+			Size len = strlen(num);
+
+			if (has_room(out, len))
+				appendBinaryStringInfo(out, num, len);
+			pfree(num);
+		}
+		break;
 		default:
 			/* the iterator returns containers as tokens, never as values */
 			elog(ERROR, "unexpected jsonb scalar type %d", v->type);
@@ -457,7 +522,8 @@ append_json_value(StringInfo out, const OutboxValue *v)
 		case OUTBOX_KIND_TEXT:
 			t = DatumGetTextPP(v->value);
 			if (json_compact(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) <= OUTBOX_MAX_JSON_DEPTH &&
-				json_text_is_valid(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)))
+				(format_too_large ||
+				 json_text_is_valid(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))))
 				return true;
 			out->len = start;
 			out->data[start] = '\0';
@@ -470,16 +536,69 @@ append_json_value(StringInfo out, const OutboxValue *v)
 }
 
 /*
+ * An event id for a row whose id is NULL: unique within the slot, and the
+ * same each time the slot is read.
+ */
+static void
+append_generated_id(StringInfo out, XLogRecPtr commit_lsn, uint64 seq)
+{
+	appendStringInfoCharMacro(out, '"');
+	append_hex32(out, (uint32) (commit_lsn >> 32));
+	appendStringInfoCharMacro(out, '/');
+	append_hex32(out, (uint32) commit_lsn);
+	appendStringInfoCharMacro(out, ':');
+	outbox_append_uint(out, seq);
+	appendStringInfoCharMacro(out, '"');
+}
+
+/*
+ * Appends the headers, which Kafka takes only as an object of names: any
+ * other JSON value (a jsonb array, a json scalar, text of a column whose
+ * type was altered) is written as null and flagged.
+ */
+static void
+append_headers(StringInfo out, const OutboxValue *v)
+{
+	int start = out->len;
+
+	append_json_value(out, v);
+	if (format_too_large || v->isnull || out->data[start] == '{')
+		return;
+	out->len = start;
+	out->data[start] = '\0';
+	appendStringInfoString(out, "null,\"headers_invalid\":true");
+}
+
+/*
  * Appends the event's own fields, "id" to "created_at", without braces.
  * The output plugin wraps them with the format version and the
- * transaction's metadata.
+ * transaction's metadata.  A NULL id is replaced by one made of commit_lsn
+ * and seq (the plugin) or a random UUID (outbox.replay(), which passes
+ * InvalidXLogRecPtr).  Returns false, with out as it was, when the fields
+ * would take out past max_size bytes.
  */
-void
+bool
 outbox_append_event_fields(StringInfo out,
-						   const OutboxValue values[OUTBOX_NFIELDS])
+						   const OutboxValue values[OUTBOX_NFIELDS],
+						   XLogRecPtr commit_lsn, uint64 seq, Size max_size)
 {
+	int start = out->len;
+	const OutboxValue *id = &values[OUTBOX_FIELD_ID];
+
+	format_limit = max_size;
+	format_too_large = false;
+
 	appendStringInfoString(out, "\"id\":");
-	append_string_value(out, &values[OUTBOX_FIELD_ID]);
+	if (!id->isnull)
+		append_string_value(out, id);
+	else
+	{
+		if (XLogRecPtrIsInvalid(commit_lsn))
+			append_uuid(out, DatumGetUUIDP(DirectFunctionCall1(gen_random_uuid, (Datum) 0)));
+		else
+			append_generated_id(out, commit_lsn, seq);
+		appendStringInfoString(out, ",\"id_generated\":true");
+	}
 	appendStringInfoString(out, ",\"aggregate_type\":");
 	append_string_value(out, &values[OUTBOX_FIELD_AGGREGATE_TYPE]);
 	appendStringInfoString(out, ",\"aggregate_id\":");
@@ -490,102 +609,164 @@ outbox_append_event_fields(StringInfo out,
 	if (!append_json_value(out, &values[OUTBOX_FIELD_PAYLOAD]))
 		appendStringInfoString(out, ",\"payload_invalid\":true");
 	appendStringInfoString(out, ",\"headers\":");
-	append_json_value(out, &values[OUTBOX_FIELD_HEADERS]);
+	append_headers(out, &values[OUTBOX_FIELD_HEADERS]);
 	appendStringInfoString(out, ",\"created_at\":");
 	append_string_value(out, &values[OUTBOX_FIELD_CREATED_AT]);
-}
 
-/*
- * Messages with our prefix are written by outbox.emit(), but any role
- * allowed to call pg_logical_emit_message() can write one too.  A message
- * is used as it is only when it holds exactly the fields that
- * outbox_append_event_fields() writes, in that order.
- */
-typedef struct MessageShape
-{
-	JsonLexContext *lex;
-	int nfields;
-	bool ok;
-	bool after_payload;
-} MessageShape;
-
-static void
-message_field_start(void *state, char *fname, bool isnull)
-{
-	MessageShape *shape = (MessageShape *) state;
-
-	if (shape->lex->lex_level != 1)
-		return;
-	if (shape->after_payload && strcmp(fname, "payload_invalid") == 0)
+	if (format_too_large || (Size) out->len > max_size)
 	{
-		shape->after_payload = false;
-		return;
+		out->len = start;
+		out->data[start] = '\0';
+		return false;
 	}
-	if (shape->nfields >= OUTBOX_NFIELDS ||
-		strcmp(fname, outbox_field_names[shape->nfields]) != 0)
-		shape->ok = false;
-	shape->after_payload = (shape->nfields == OUTBOX_FIELD_PAYLOAD);
-	shape->nfields++;
+	return true;
 }
 
-bool
-outbox_message_is_valid(const char *message, Size size)
+/* How many bytes a value takes, as stored (detoasted). */
+static Size
+value_size(const OutboxValue *v)
 {
-	StringInfoData buf;
-	JsonSemAction sem = {0};
-	MessageShape shape = {0};
+	int16 typlen;
 
-	if (size == 0 || size >= MaxAllocSize - 2 ||
-		!pg_verifymbstr(message, size, true) ||
-		json_compact(NULL, message, size) >= OUTBOX_MAX_JSON_DEPTH)
-		return false;
+	if (v->isnull)
+		return 0;
+	typlen = get_typlen(v->typid);
+	if (typlen == -1)
+		return toast_raw_datum_size(v->value) - VARHDRSZ;
+	if (typlen == -2)
+		return strlen(DatumGetCString(v->value));
+	return typlen;
+}
 
-	initStringInfo(&buf);
-	appendStringInfoCharMacro(&buf, '{');
-	appendBinaryStringInfo(&buf, message, size);
-	appendStringInfoCharMacro(&buf, '}');
+/* A field of a too_large event: the value when it is small, else null. */
+static void
+append_small_string_value(StringInfo out, const OutboxValue *v)
+{
+	int start = out->len;
 
-	shape.lex = makeJsonLexContextCstringLen(buf.data, buf.len,
-											 GetDatabaseEncoding(), true);
-	shape.ok = true;
-	sem.semstate = &shape;
-	sem.object_field_start = message_field_start;
-	if (pg_parse_json(shape.lex, &sem) != JSON_SUCCESS)
-		return false;
-	return shape.ok && shape.nfields == OUTBOX_NFIELDS;
+	format_limit = out->len + OUTBOX_MAX_KEPT_FIELD_SIZE * 6 + 2;
+	format_too_large = false;
+	if (value_size(v) <= OUTBOX_MAX_KEPT_FIELD_SIZE)
+		append_string_value(out, v);
+	if (format_too_large || out->len == start)
+	{
+		out->len = start;
+		out->data[start] = '\0';
+		appendBinaryStringInfo(out, "null", 4);
+	}
 }
 
 /*
- * Fields for a message with our prefix that is not an event: shipped, so
- * nothing is silently lost, with the message in "payload" and
- * "payload_invalid" set.  Bytes that are not valid in the database encoding
- * are written as hex, "\x..." like bytea, to keep the output valid.
+ * Fields for a row whose event would be too large to write (see
+ * outbox_append_event_fields): its small fields as they are, no payload or
+ * headers, and the size of what was left out, so that the shipper can
+ * report it and stop or dead-letter it.
  */
 void
-outbox_append_invalid_message_fields(StringInfo out, const char *message,
-									 Size size)
+outbox_append_too_large_fields(StringInfo out,
+							   const OutboxValue values[OUTBOX_NFIELDS],
+							   XLogRecPtr commit_lsn, uint64 seq)
 {
-	appendStringInfoString(out,
-						   "\"id\":null,\"aggregate_type\":null,"
-						   "\"aggregate_id\":null,\"event_type\":null,"
-						   "\"payload\":");
-	if (pg_verifymbstr(message, size, true))
-		outbox_append_json_string(out, message, size);
+	const OutboxValue *id = &values[OUTBOX_FIELD_ID];
+	Size size = 0;
+	int field;
+
+	for (field = 0; field < OUTBOX_NFIELDS; field++)
+		size += value_size(&values[field]);
+
+	appendStringInfoString(out, "\"id\":");
+	if (!id->isnull && value_size(id) <= OUTBOX_MAX_KEPT_FIELD_SIZE)
+		append_small_string_value(out, id);
 	else
 	{
-		StringInfoData hex;
+		append_generated_id(out, commit_lsn, seq);
+		appendStringInfoString(out, ",\"id_generated\":true");
+	}
+	appendStringInfoString(out, ",\"aggregate_type\":");
+	append_small_string_value(out, &values[OUTBOX_FIELD_AGGREGATE_TYPE]);
+	appendStringInfoString(out, ",\"aggregate_id\":");
+	append_small_string_value(out, &values[OUTBOX_FIELD_AGGREGATE_ID]);
+	appendStringInfoString(out, ",\"event_type\":");
+	append_small_string_value(out, &values[OUTBOX_FIELD_EVENT_TYPE]);
+	appendStringInfoString(out, ",\"payload\":null,\"headers\":null,\"created_at\":");
+	append_small_string_value(out, &values[OUTBOX_FIELD_CREATED_AT]);
+	appendStringInfoString(out, ",\"rejected\":\"too_large\",\"size\":");
+	outbox_append_uint(out, size);
+}
+
+/*
+ * The fields of a message that holds no usable event, up to "payload":
+ * a generated id and nulls.
+ */
+static void
+append_fields_without_event(StringInfo out, XLogRecPtr commit_lsn, uint64 seq)
+{
+	appendStringInfoString(out, "\"id\":");
+	append_generated_id(out, commit_lsn, seq);
+	appendStringInfoString(out,
+						   ",\"id_generated\":true,\"aggregate_type\":null,"
+						   "\"aggregate_id\":null,\"event_type\":null,"
+						   "\"payload\":");
+}
+
+/*
+ * Fields for a signed message too large for the plugin's max-event-size
+ * (outbox.emit() refuses events over the default size, but the option can
+ * be lower).
+ */
+void
+outbox_append_too_large_message_fields(StringInfo out, Size size,
+									   XLogRecPtr commit_lsn, uint64 seq)
+{
+	append_fields_without_event(out, commit_lsn, seq);
+	appendStringInfoString(out,
+						   "null,\"headers\":null,\"created_at\":null,"
+						   "\"rejected\":\"too_large\",\"size\":");
+	outbox_append_uint(out, size);
+}
+
+/*
+ * Fields for a message with our prefix that outbox.emit() did not write
+ * (any role may call pg_logical_emit_message()): never an event, but shipped
+ * as a rejected one so that it can be dead-lettered and counted.  Its bytes
+ * are kept in "payload" as a string, in hex ("\x..." like bytea) where they
+ * are not valid in the database encoding, or left out when they would take
+ * the event past max_size.
+ */
+void
+outbox_append_unauthenticated_fields(StringInfo out, const char *message,
+									 Size size, XLogRecPtr commit_lsn,
+									 uint64 seq, Size max_size)
+{
+	int payload_start;
+
+	append_fields_without_event(out, commit_lsn, seq);
+	payload_start = out->len;
+	format_limit = max_size;
+	format_too_large = false;
+	if (size <= MaxAllocSize / 6 && pg_verifymbstr(message, size, true))
+		outbox_append_json_string(out, message, size);
+	else if (has_room(out, size * 2 + 4))
+	{
 		Size i;
 
-		initStringInfo(&hex);
-		appendStringInfoString(&hex, "\\x");
+		appendBinaryStringInfo(out, "\"\\\\x", 4);
+		enlargeStringInfo(out, size * 2 + 1);
 		for (i = 0; i < size; i++)
 		{
-			appendStringInfoCharMacro(&hex, hex_lower[(unsigned char) message[i] >> 4]);
-			appendStringInfoCharMacro(&hex, hex_lower[(unsigned char) message[i] & 0xF]);
+			out->data[out->len++] = hex_lower[(unsigned char) message[i] >> 4];
+			out->data[out->len++] = hex_lower[(unsigned char) message[i] & 0xF];
 		}
-		outbox_append_json_string(out, hex.data, hex.len);
+		appendStringInfoCharMacro(out, '"');
+	}
+	if (format_too_large)
+	{
+		out->len = payload_start;
+		out->data[payload_start] = '\0';
+		appendBinaryStringInfo(out, "null", 4);
 	}
 	appendStringInfoString(out,
-						   ",\"payload_invalid\":true,\"headers\":null,"
-						   "\"created_at\":null");
+						   ",\"headers\":null,\"created_at\":null,"
+						   "\"rejected\":\"unauthenticated\",\"size\":");
+	outbox_append_uint(out, size);
 }

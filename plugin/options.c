@@ -15,7 +15,7 @@
 #include "utils/builtins.h"
 
 #define OUTBOX_OPTIONS_HINT \
-	"Valid options are format-version, include-xid, include-lsn and include-timestamp."
+	"Valid options are format-version, include-xid, include-lsn, include-timestamp and max-event-size."
 
 static bool
 parse_bool_option(DefElem *elem)
@@ -48,6 +48,26 @@ parse_format_version(DefElem *elem)
 	return OUTBOX_FORMAT_VERSION;
 }
 
+static Size
+parse_max_event_size(DefElem *elem)
+{
+	const char *text = elem->arg ? strVal(elem->arg) : "";
+	char *end;
+	unsigned long long value;
+
+	errno = 0;
+	value = strtoull(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 ||
+		value < OUTBOX_MIN_MAX_EVENT_SIZE || value > OUTBOX_MAX_MAX_EVENT_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not parse value \"%s\" for outbox_pg option \"%s\"",
+						text, elem->defname),
+				 errhint("Give a number of bytes from %zu to %zu.",
+						 OUTBOX_MIN_MAX_EVENT_SIZE, OUTBOX_MAX_MAX_EVENT_SIZE)));
+	return (Size) value;
+}
+
 static void
 check_not_given(bool given, DefElem *elem)
 {
@@ -67,11 +87,13 @@ outbox_parse_options(List *options, OutboxOptions *opts)
 	bool include_xid_given = false;
 	bool include_lsn_given = false;
 	bool include_timestamp_given = false;
+	bool max_event_size_given = false;
 
 	opts->format_version = OUTBOX_FORMAT_VERSION;
 	opts->include_xid = true;
 	opts->include_lsn = true;
 	opts->include_timestamp = true;
+	opts->max_event_size = OUTBOX_DEFAULT_MAX_EVENT_SIZE;
 
 	foreach (option, options)
 	{
@@ -102,6 +124,12 @@ outbox_parse_options(List *options, OutboxOptions *opts)
 			check_not_given(include_timestamp_given, elem);
 			include_timestamp_given = true;
 			opts->include_timestamp = parse_bool_option(elem);
+		}
+		else if (strcmp(elem->defname, "max-event-size") == 0)
+		{
+			check_not_given(max_event_size_given, elem);
+			max_event_size_given = true;
+			opts->max_event_size = parse_max_event_size(elem);
 		}
 		else
 			ereport(ERROR,

@@ -36,12 +36,13 @@
 /*
  * Static because relcache callbacks cannot be unregistered and outlive the
  * decoding context: when the context goes away (the SQL functions create
- * one per call), the cache pointer is cleared and the callback does nothing
- * until the next context creates a new cache.
+ * one per call, and an error in one frees it without calling the shutdown
+ * callback), a reset callback on it clears the cache pointer, and the
+ * relcache callback does nothing until the next context creates a new
+ * cache.
  */
 static HTAB *relation_cache = NULL;
 static Oid config_relid = InvalidOid;
-static bool config_relid_known = false;
 static bool callback_registered = false;
 
 static void
@@ -62,23 +63,36 @@ relation_cache_invalidate(Datum arg, Oid relid)
 	}
 
 	/* A full reset, or outbox.tables itself changed: forget everything. */
-	config_relid_known = false;
+	config_relid = InvalidOid;
 	hash_seq_init(&status, relation_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		entry->valid = false;
+}
+
+/* The decoding context is going away, whether on success or on error. */
+static void
+relation_cache_release(void *arg)
+{
+	relation_cache = NULL;
+	config_relid = InvalidOid;
 }
 
 void
 outbox_relation_cache_init(MemoryContext parent)
 {
 	HASHCTL ctl;
+	MemoryContextCallback *release;
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(OutboxRelation);
 	ctl.hcxt = parent;
 	relation_cache = hash_create("outbox_pg relations", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	config_relid_known = false;
+	config_relid = InvalidOid;
+
+	release = MemoryContextAllocZero(parent, sizeof(MemoryContextCallback));
+	release->func = relation_cache_release;
+	MemoryContextRegisterResetCallback(parent, release);
 
 	if (!callback_registered)
 	{
@@ -87,25 +101,26 @@ outbox_relation_cache_init(MemoryContext parent)
 	}
 }
 
-void
-outbox_relation_cache_destroy(void)
+/* The OID of outbox.RELNAME, or InvalidOid where the extension is absent. */
+Oid
+outbox_schema_relid(const char *relname)
 {
-	/* The memory belongs to the decoding context and goes with it. */
-	relation_cache = NULL;
-	config_relid_known = false;
+	Oid nspid = get_namespace_oid("outbox", true);
+
+	return OidIsValid(nspid) ? get_relname_relid(relname, nspid) : InvalidOid;
 }
 
-/* The OID of outbox.tables, or InvalidOid where the extension is absent. */
+/*
+ * The OID of outbox.tables, or InvalidOid where the extension is absent.
+ * Only a found OID is kept: the extension may be created later in the
+ * stream (or again, after DROP EXTENSION), and nothing invalidates a
+ * relation that did not exist.
+ */
 static Oid
 config_table_relid(void)
 {
-	if (!config_relid_known)
-	{
-		Oid nspid = get_namespace_oid("outbox", true);
-
-		config_relid = OidIsValid(nspid) ? get_relname_relid("tables", nspid) : InvalidOid;
-		config_relid_known = true;
-	}
+	if (!OidIsValid(config_relid))
+		config_relid = outbox_schema_relid("tables");
 	return config_relid;
 }
 
@@ -187,8 +202,8 @@ map_declared_columns(OutboxRelation *entry, Relation relation,
  * with events still in a slot), opening it would fail on every attempt and
  * leave the slot stuck.
  */
-static bool
-relation_exists_now(Oid relid)
+bool
+outbox_relation_exists_now(Oid relid)
 {
 	Relation pg_class = table_open(RelationRelationId, AccessShareLock);
 	ScanKeyData key;
@@ -267,7 +282,7 @@ load_declaration(OutboxRelation *entry, Relation relation)
 	entry->is_outbox = false;
 	if (!OidIsValid(config))
 		return;
-	if (!relation_exists_now(config))
+	if (!outbox_relation_exists_now(config))
 	{
 		load_without_declarations(entry, relation);
 		return;

@@ -11,6 +11,7 @@
  *-------------------------------------------------------------------------
  */
 #include "outbox_pg.h"
+#include "compat.h"
 
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -20,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -59,15 +61,51 @@ argument_value(FunctionCallInfo fcinfo, int argno, OutboxValue *v)
 	v->kind = outbox_value_kind(v->typid);
 }
 
+/*
+ * Writes the event as a transactional message: the MAC (sign.c), then the
+ * fields.  A stored row with a NULL id gets a random one here, as the
+ * commit position the plugin would use is not known yet.
+ */
 static void
-log_event_message(const OutboxValue values[OUTBOX_NFIELDS])
+log_event_message(const OutboxValue values[OUTBOX_NFIELDS],
+				  const char *function)
 {
 	StringInfoData buf;
+	uint8 key[OUTBOX_KEY_BYTES];
+
+	if (!outbox_read_signing_key(key, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot sign its event: outbox.signing_key is missing or empty",
+						function),
+				 errhint("Run SELECT outbox.rotate_signing_key() as the extension's owner.")));
 
 	initStringInfo(&buf);
-	outbox_append_event_fields(&buf, values);
-	LogLogicalMessage(OUTBOX_MESSAGE_PREFIX, buf.data, buf.len, true);
+	appendStringInfoSpaces(&buf, OUTBOX_MAC_BYTES); /* the MAC, below */
+	if (!outbox_append_event_fields(&buf, values, InvalidXLogRecPtr, 0,
+									OUTBOX_MAC_BYTES + OUTBOX_DEFAULT_MAX_EVENT_SIZE))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: the event is too large", function),
+				 errdetail("Formatted as JSON it would exceed %zu bytes.",
+						   OUTBOX_DEFAULT_MAX_EVENT_SIZE),
+				 errhint("Store large documents elsewhere and publish a reference to them.")));
+	outbox_sign(key, buf.data + OUTBOX_MAC_BYTES, buf.len - OUTBOX_MAC_BYTES,
+				(uint8 *) buf.data);
+	outbox_log_transactional_message(OUTBOX_MESSAGE_PREFIX, buf.data, buf.len);
+	explicit_bzero(key, sizeof(key));
 	pfree(buf.data);
+}
+
+/* Kafka headers are names with values: anything but an object is refused. */
+static void
+require_headers_object(FunctionCallInfo fcinfo, int argno)
+{
+	if (!PG_ARGISNULL(argno) && !JB_ROOT_IS_OBJECT(PG_GETARG_JSONB_P(argno)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("headers must be a JSON object"),
+				 errhint("Pass an object of header names and string values, e.g. '{\"traceparent\": \"00-...\"}', or NULL.")));
 }
 
 /*
@@ -85,6 +123,7 @@ outbox_emit(PG_FUNCTION_ARGS)
 	require_argument(fcinfo, 0, "aggregate_type");
 	require_argument(fcinfo, 1, "aggregate_id");
 	require_argument(fcinfo, 2, "event_type");
+	require_headers_object(fcinfo, 4);
 
 	id = DirectFunctionCall1(gen_random_uuid, (Datum) 0);
 	values[OUTBOX_FIELD_ID] = (OutboxValue){
@@ -96,7 +135,7 @@ outbox_emit(PG_FUNCTION_ARGS)
 		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
 		false, TIMESTAMPTZOID, OUTBOX_KIND_TIMESTAMPTZ};
 
-	log_event_message(values);
+	log_event_message(values, "outbox.emit()");
 	PG_RETURN_DATUM(id);
 }
 
@@ -118,7 +157,7 @@ outbox_emit_stored(PG_FUNCTION_ARGS)
 	require_logical_wal("outbox.replay()");
 	for (field = 0; field < OUTBOX_NFIELDS; field++)
 		argument_value(fcinfo, field, &values[field]);
-	log_event_message(values);
+	log_event_message(values, "outbox.replay()");
 	PG_RETURN_VOID();
 }
 

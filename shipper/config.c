@@ -112,7 +112,8 @@ config_usage(void)
 		   "                               an event Kafka refuses for good: stop without confirming\n"
 		   "                               it (default), or produce it to --dead-letter-topic\n"
 		   "                               (OUTBOX_ON_PERMANENT_ERROR)\n"
-		   "      --dead-letter-topic=NAME (OUTBOX_DEAD_LETTER_TOPIC)\n"
+		   "      --dead-letter-topic=NAME (OUTBOX_DEAD_LETTER_TOPIC); under either policy,\n"
+		   "                               forged (unauthenticated) events go there, not dropped\n"
 		   "\n"
 		   "Limits and shutdown:\n"
 		   "      --max-inflight-events=N  unacknowledged events before reading pauses\n"
@@ -557,6 +558,47 @@ validate_kafka(const ShipperConfig *c, char *errstr, size_t errstr_size)
 	return 0;
 }
 
+/* The last setting of a librdkafka property (later ones win), or NULL. */
+static const NameValue *
+last_kafka_property(const ShipperConfig *c, const char *name, const char *alias)
+{
+	const NameValue *found = NULL;
+	int i;
+
+	for (i = 0; i < c->nkafka; i++)
+		if (strcmp(c->kafka[i].name, name) == 0 ||
+			(alias && strcmp(c->kafka[i].name, alias) == 0))
+			found = &c->kafka[i];
+	return found;
+}
+
+/*
+ * Without the idempotent producer a retried batch can land after the batch
+ * sent behind it: the events of one aggregate out of commit order, silently.
+ * Only one request in flight per broker keeps the order then.  The values
+ * are read as librdkafka reads booleans and integers.
+ */
+static int
+validate_ordering(const ShipperConfig *c, char *errstr, size_t errstr_size)
+{
+	const NameValue *idempotence = last_kafka_property(c, "enable.idempotence", NULL);
+	const NameValue *inflight = last_kafka_property(c, "max.in.flight.requests.per.connection",
+													"max.in.flight");
+	const char *v;
+
+	if (idempotence == NULL)
+		return 0;
+	v = idempotence->value;
+	if (strcasecmp(v, "false") != 0 && strcasecmp(v, "f") != 0 && strcmp(v, "0") != 0)
+		return 0;
+	if (inflight != NULL && strcmp(inflight->value, "1") == 0)
+		return 0;
+	return fail(errstr, errstr_size,
+				"%s: enable.idempotence=%s lets retries reorder the events of an aggregate; "
+				"keep it on, or also set max.in.flight.requests.per.connection=1 (one request in flight per broker keeps the order)",
+				idempotence->origin, v);
+}
+
 /* The shipper cannot confirm anything without the plugin's LSNs. */
 static int
 validate_plugin_options(const ShipperConfig *c, char *errstr, size_t errstr_size)
@@ -593,6 +635,7 @@ config_parse(int argc, char *const argv[], char *const envp[],
 	if (config->show_help || config->show_version)
 		return 0;
 	if (validate_kafka(config, errstr, errstr_size) != 0 ||
+		validate_ordering(config, errstr, errstr_size) != 0 ||
 		validate_plugin_options(config, errstr, errstr_size) != 0)
 		goto fail;
 	return 0;

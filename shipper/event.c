@@ -21,7 +21,10 @@
  * one, or a value of the wrong type is an error, because the shipper
  * confirms positions to PostgreSQL on the strength of commit_lsn, seq, last
  * and end_lsn, and an event it does not fully understand (another format
- * version, other plugin options) must stop it rather than be half-read.
+ * version, other plugin options) must never be half-read and shipped.
+ * What the shipper does with such a message is a permanent error of that
+ * event (main.c); event_recover_position reads its position alone, from
+ * the end of the message, so that it can be dead-lettered and confirmed.
  */
 #include "event.h"
 
@@ -522,13 +525,17 @@ typedef enum EventKey
 {
 	KEY_V,
 	KEY_ID,
+	KEY_ID_GENERATED,
 	KEY_AGGREGATE_TYPE,
 	KEY_AGGREGATE_ID,
 	KEY_EVENT_TYPE,
 	KEY_PAYLOAD,
 	KEY_PAYLOAD_INVALID,
 	KEY_HEADERS,
+	KEY_HEADERS_INVALID,
 	KEY_CREATED_AT,
+	KEY_REJECTED,
+	KEY_SIZE,
 	KEY_COMMIT_LSN,
 	KEY_XID,
 	KEY_COMMIT_TIME,
@@ -549,13 +556,17 @@ typedef struct EventKeySpec
 static const EventKeySpec event_keys[NUM_EVENT_KEYS] = {
 	[KEY_V] = {"v", true, ""},
 	[KEY_ID] = {"id", true, ""},
+	[KEY_ID_GENERATED] = {"id_generated", false, ""},
 	[KEY_AGGREGATE_TYPE] = {"aggregate_type", true, ""},
 	[KEY_AGGREGATE_ID] = {"aggregate_id", true, ""},
 	[KEY_EVENT_TYPE] = {"event_type", true, ""},
 	[KEY_PAYLOAD] = {"payload", true, ""},
 	[KEY_PAYLOAD_INVALID] = {"payload_invalid", false, ""},
 	[KEY_HEADERS] = {"headers", true, ""},
+	[KEY_HEADERS_INVALID] = {"headers_invalid", false, ""},
 	[KEY_CREATED_AT] = {"created_at", true, ""},
+	[KEY_REJECTED] = {"rejected", false, ""},
+	[KEY_SIZE] = {"size", false, ""},
 	[KEY_COMMIT_LSN] = {"commit_lsn", true,
 						" (the shipper needs the plugin option include-lsn)"},
 	[KEY_XID] = {"xid", false, ""},
@@ -596,7 +607,7 @@ scan_required_string(JsonScanner *s, const char *key, char **out, size_t *len)
 	return json_string(s, out, len);
 }
 
-/* The only value the format allows for payload_invalid and last. */
+/* The only value the format allows for the flags (payload_invalid, last, ...). */
 static int
 scan_true(JsonScanner *s, const char *key, bool *value)
 {
@@ -802,6 +813,8 @@ scan_field(JsonScanner *s, EventKey key, ShipperEvent *event)
 			return scan_version(s);
 		case KEY_ID:
 			return scan_required_string(s, name, &event->id, &event->id_len);
+		case KEY_ID_GENERATED:
+			return scan_true(s, name, &event->id_generated);
 		case KEY_AGGREGATE_TYPE:
 			return scan_optional_string(s, name, &event->aggregate_type,
 										&event->aggregate_type_len);
@@ -817,8 +830,15 @@ scan_field(JsonScanner *s, EventKey key, ShipperEvent *event)
 			return scan_true(s, name, &event->payload_invalid);
 		case KEY_HEADERS:
 			return scan_headers(s, event);
+		case KEY_HEADERS_INVALID:
+			return scan_true(s, name, &event->headers_invalid);
 		case KEY_CREATED_AT:
 			return scan_optional_string(s, name, NULL, NULL);
+		case KEY_REJECTED:
+			return scan_required_string(s, name, &event->rejected, NULL);
+		case KEY_SIZE:
+			event->has_size = true;
+			return json_uint(s, &event->size);
 		case KEY_COMMIT_LSN:
 			return scan_lsn(s, name, &event->commit_lsn);
 		case KEY_XID:
@@ -915,6 +935,17 @@ check_event(JsonScanner *s, ShipperEvent *event, const bool *seen)
 				 "\"payload_invalid\" is set but the payload is not a string");
 		return -1;
 	}
+	if (event->headers_invalid && event->nheaders > 0)
+	{
+		snprintf(s->errstr, s->errstr_size,
+				 "\"headers_invalid\" is set but the headers are not null");
+		return -1;
+	}
+	if (seen[KEY_SIZE] && !seen[KEY_REJECTED])
+	{
+		snprintf(s->errstr, s->errstr_size, "\"size\" on an event that is not rejected");
+		return -1;
+	}
 	return 0;
 }
 
@@ -980,6 +1011,7 @@ event_free(ShipperEvent *event)
 	free(event->aggregate_id);
 	free(event->event_type);
 	free(event->payload_copy);
+	free(event->rejected);
 	for (i = 0; i < event->nheaders; i++)
 	{
 		free(event->headers[i].name);
@@ -987,4 +1019,96 @@ event_free(ShipperEvent *event)
 	}
 	free(event->headers);
 	memset(event, 0, sizeof(*event));
+}
+
+/* ---- Recovering the position of a message that is not an event ---- */
+
+/* The last occurrence of needle in [begin, end), or NULL. */
+static const char *
+find_last(const char *begin, const char *end, const char *needle)
+{
+	size_t n = strlen(needle);
+	const char *p;
+
+	if ((size_t) (end - begin) < n)
+		return NULL;
+	for (p = end - n; p >= begin; p--)
+		if (memcmp(p, needle, n) == 0)
+			return p;
+	return NULL;
+}
+
+/*
+ * Reads the members from commit_lsn to the closing brace: only the
+ * position keys, each once, in the plugin's order.
+ */
+static int
+scan_position_members(JsonScanner *s, ShipperEvent *tail, bool *seen)
+{
+	char name[32];
+	size_t len;
+	int key;
+	int previous = KEY_COMMIT_LSN - 1;
+
+	for (;;)
+	{
+		if (scan_key(s, name, sizeof(name), &len) != 0)
+			return -1;
+		key = find_key(name, len);
+		if (key <= previous)
+			return json_error(s, "\"%s\" where the plugin writes only the position keys, in order",
+							  name);
+		previous = key;
+		seen[key] = true;
+		if (json_expect(s, ':') != 0 || scan_field(s, (EventKey) key, tail) != 0)
+			return -1;
+		if (!json_at(s, ','))
+			break;
+		s->p++;
+	}
+	if (json_expect(s, '}') != 0)
+		return -1;
+	if (s->p != s->end)
+		return json_error(s, "unexpected bytes after the position keys");
+	return 0;
+}
+
+int
+event_recover_position(const char *json, size_t len, EventPosition *position,
+					   char *errstr, size_t errstr_size)
+{
+	JsonScanner s;
+	ShipperEvent tail;
+	bool seen[NUM_EVENT_KEYS] = {false};
+	const char *at = find_last(json, json + len, ",\"commit_lsn\":");
+	char why[256];
+
+	memset(position, 0, sizeof(*position));
+	memset(&tail, 0, sizeof(tail));
+	if (at == NULL)
+	{
+		snprintf(errstr, errstr_size, "no \"commit_lsn\" key in the message");
+		return -1;
+	}
+	/* Errors say where in the whole message they are. */
+	json_init(&s, json, len, why, sizeof(why));
+	s.p = at + 1;
+	if (scan_position_members(&s, &tail, seen) != 0)
+	{
+		snprintf(errstr, errstr_size, "its position keys are unreadable: %s", why);
+		return -1;
+	}
+	if (!seen[KEY_SEQ] || tail.last != seen[KEY_END_LSN])
+	{
+		snprintf(errstr, errstr_size, "its position keys are incomplete (%s)",
+				 !seen[KEY_SEQ] ? "no \"seq\"" : tail.last ? "\"last\" without \"end_lsn\""
+														   : "\"end_lsn\" without \"last\"");
+		return -1;
+	}
+	position->commit_lsn = tail.commit_lsn;
+	position->seq = tail.seq;
+	position->last = tail.last;
+	position->end_lsn = tail.end_lsn;
+	position->commit_time_usec = tail.commit_time_usec;
+	return 0;
 }

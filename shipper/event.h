@@ -38,6 +38,7 @@ typedef struct ShipperEvent
 {
 	char *id; /* never NULL after a successful parse */
 	size_t id_len;
+	bool id_generated; /* the row's id was NULL: the plugin made one up */
 	char *aggregate_type;
 	size_t aggregate_type_len;
 	char *aggregate_id;
@@ -51,6 +52,16 @@ typedef struct ShipperEvent
 	char *payload_copy;
 	EventHeader *headers;
 	int nheaders;
+	bool headers_invalid; /* the row's headers were not an object */
+
+	/*
+	 * Why the plugin says this event must not reach its topic ("unauthenticated",
+	 * "too_large" or a reason this shipper does not know), NULL for a normal
+	 * event; size is what was left out (has_size without it: unknown).
+	 */
+	char *rejected;
+	bool has_size;
+	uint64_t size;
 	Lsn commit_lsn;
 	int64_t commit_time_usec; /* since the Unix epoch; 0 without commit_time */
 	Lsn end_lsn; /* only on the transaction's last event */
@@ -66,5 +77,28 @@ typedef struct ShipperEvent
 extern int event_parse(const char *json, size_t len, ShipperEvent *event,
 					   char *errstr, size_t errstr_size);
 extern void event_free(ShipperEvent *event);
+
+/*
+ * Where an event sits in the stream: the fields the plugin writes after the
+ * event's own (commit_lsn, xid, commit_time, seq, last, end_lsn).
+ */
+typedef struct EventPosition
+{
+	Lsn commit_lsn;
+	unsigned long long seq;
+	bool last;
+	Lsn end_lsn; /* only when last */
+	int64_t commit_time_usec; /* 0 without commit_time */
+} EventPosition;
+
+/*
+ * For a message event_parse refused: reads the position fields alone from
+ * the end of the message, where the plugin writes them after every value of
+ * the event, so a bad value earlier on does not hide them.  Strict about
+ * what it reads; -1 with errstr when they cannot be read with certainty.
+ */
+extern int event_recover_position(const char *json, size_t len,
+								  EventPosition *position, char *errstr,
+								  size_t errstr_size);
 
 #endif /* SHIPPER_EVENT_H */

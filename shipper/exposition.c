@@ -190,8 +190,11 @@ render_events(const MetricsView *view, TextBuffer *out)
 					"Key and value bytes of the records Kafka acknowledged, by topic.",
 					"topic", &view->shipped, true);
 	uint_metric(out, PREFIX "events_dead_lettered_total", "counter",
-				"Events Kafka refused for good that went to the dead-letter topic instead.",
+				"Events that went to the dead-letter topic instead of their own: refused for good by Kafka, rejected by the plugin, or malformed.",
 				c->events_dead_lettered);
+	labelled_metric(out, PREFIX "events_rejected_total",
+					"Events the plugin marked as not to be shipped (unauthenticated, too_large, other), by reason.",
+					"reason", &view->rejected, false);
 	uint_metric(out, PREFIX "inflight_events", "gauge",
 				"Events handed to Kafka and not acknowledged yet.", c->inflight_events);
 	uint_metric(out, PREFIX "inflight_bytes", "gauge",

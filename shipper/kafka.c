@@ -12,13 +12,38 @@
  * same events again, and idempotent retries keep the order that a restart
  * could not.  Any librdkafka property overrides these.
  *
- * An event Kafka refuses for good (too large, invalid topic name,
- * authorisation) is either the end (policy stop: nothing from it on is
- * confirmed, the shipper exits naming it) or goes to the dead-letter topic
- * with the error in headers, and counts as delivered once that record is
- * acknowledged.  Sizes and topic names are checked before producing, so
- * such an event fails before it is queued and later events of its key
- * cannot overtake it.
+ * Errors are of three kinds, and only the first is ever dead-lettered:
+ *
+ * - Record-level: this event can never be written, whatever the cluster
+ *   does: MSG_SIZE_TOO_LARGE, RECORD_LIST_TOO_LARGE, INVALID_RECORD,
+ *   TOPIC_EXCEPTION and our own INVALID_TOPIC (a topic name Kafka can never
+ *   accept), an event the plugin marked rejected ("too_large", or a reason
+ *   this shipper does not know), and a message that is not an event
+ *   (MALFORMED_EVENT, main.c).  The --on-permanent-error policy applies:
+ *   stop (nothing from it on is confirmed, the shipper exits naming it) or
+ *   send it to the dead-letter topic with the error in headers; it counts
+ *   as delivered once that record is acknowledged.
+ * - Cluster-level: the cluster or the shipper's rights are wrong, not the
+ *   event: TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED,
+ *   UNKNOWN_TOPIC_OR_PART or _UNKNOWN_TOPIC once librdkafka has waited for
+ *   metadata to propagate, and anything else librdkafka gives up on.
+ *   Dead-lettering them would send the whole stream to the dead-letter
+ *   topic after an ACL change, and confirm it.  Under every policy the
+ *   shipper stops without confirming the event, naming the error and the
+ *   fix; the event stays in the slot and a restart (the supervisor's
+ *   backoff) ships it again, in order, once the cluster is fixed.  Retrying
+ *   in process instead would let later events of the key overtake it.
+ * - Transient (brokers down, leader changes, timeouts): librdkafka retries
+ *   them for ever (message.timeout.ms=0) and nothing is confirmed meanwhile.
+ *
+ * Sizes and topic names are checked before producing, so such an event
+ * fails before it is queued and later events of its key cannot overtake it.
+ *
+ * An "unauthenticated" event (a message with our prefix that outbox.emit()
+ * did not write: any role may call pg_logical_emit_message()) never reaches
+ * a topic and never stops the shipper, whatever the policy: it goes to the
+ * dead-letter topic when one is configured, and is dropped otherwise or if
+ * that fails; either way it counts as handled for the confirmed position.
  */
 #include "kafka.h"
 
@@ -37,7 +62,8 @@
 #include "log.h"
 #include "topic.h"
 
-/* Transient errors from error_cb: one log line per code per interval. */
+/* Transient errors from error_cb, and unauthenticated events: one log
+ * line per interval. */
 #define ERROR_LOG_INTERVAL_USEC (30 * INT64_C(1000000))
 
 /* What a produced record carries until its delivery report. */
@@ -51,6 +77,7 @@ typedef struct Delivery
 	int64_t commit_usec; /* commit time, 0 if unknown */
 	uint64_t seq;
 	bool dead_letter; /* this is the dead-letter record */
+	bool droppable; /* unauthenticated: dropped if its dead-letter record fails */
 	/* Kept for the dead-letter record, under that policy only: */
 	char *envelope;
 	size_t envelope_len;
@@ -75,6 +102,8 @@ struct Kafka
 	long dead_lettered; /* acknowledged on the dead-letter topic */
 	int last_error;
 	int64_t last_error_at;
+	int64_t unauthenticated_said_at; /* last warning about one */
+	unsigned long unauthenticated_unsaid; /* since then */
 	char failure[1024]; /* set once: why the shipper must stop */
 };
 
@@ -114,9 +143,9 @@ count_delivery_error(Kafka *kafka, const char *kind)
 		metrics_delivery_error(kafka->metrics, kind);
 }
 
-/* Errors no retry will cure, for a given record. */
+/* Errors of the record itself, that no cluster change will cure. */
 static bool
-permanent(rd_kafka_resp_err_t err)
+record_level(rd_kafka_resp_err_t err)
 {
 	switch (err)
 	{
@@ -124,14 +153,30 @@ permanent(rd_kafka_resp_err_t err)
 		case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
 		case RD_KAFKA_RESP_ERR_INVALID_RECORD:
 		case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
-		case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-		case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
-		case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-		case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-		case RD_KAFKA_RESP_ERR__INVALID_ARG:
 			return true;
 		default:
 			return false;
+	}
+}
+
+/* What an operator does about a cluster-level error, or NULL. */
+static const char *
+remedy(rd_kafka_resp_err_t err)
+{
+	switch (err)
+	{
+		case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+			return "grant the shipper's principal WRITE and DESCRIBE on the topic, then restart it";
+		case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+			return "grant the shipper's principal IDEMPOTENT_WRITE on the cluster, then restart it";
+		case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+		case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+		case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+			return "create the topic (or let the brokers auto-create topics), then restart it";
+		case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+			return "Kafka did not acknowledge it within message.timeout.ms; restart it when Kafka is back";
+		default:
+			return "restart it once the cause is fixed";
 	}
 }
 
@@ -153,6 +198,17 @@ static const char *
 or_null(const char *s)
 {
 	return s ? s : "(null)";
+}
+
+/* "event ID (commit LSN X, seq N)", for messages; id may be NULL. */
+static void
+describe(const Delivery *d, char *buf, size_t size)
+{
+	char lsn[LSN_TEXT_SIZE];
+
+	lsn_format(d->commit_lsn, lsn);
+	snprintf(buf, size, "event %s (commit LSN %s, seq %llu)",
+			 d->id ? d->id : "without an id", lsn, (unsigned long long) d->seq);
 }
 
 /* Adds one header; a NULL value is a null header. */
@@ -200,6 +256,25 @@ dead_letter_headers(const Delivery *d, const char *error, const char *code,
 }
 
 /*
+ * An unauthenticated event whose dead-letter record failed: it would have
+ * been dropped without a dead-letter topic, so it is now.  Never a reason
+ * to stop.
+ */
+static KafkaStatus
+drop_rejected(Kafka *kafka, Delivery *d, const char *error)
+{
+	char what[256];
+
+	describe(d, what, sizeof(what));
+	log_warning("unauthenticated %s not sent to dead-letter topic %s (%s): dropped",
+				what, kafka->config->dead_letter_topic, error);
+	count_delivery_error(kafka, "DEAD_LETTER_FAILED");
+	tracker_ack(kafka->tracker, d->txn, d->bytes);
+	delivery_free(d);
+	return KAFKA_QUEUED;
+}
+
+/*
  * Produces d's envelope to the dead-letter topic, with the error in
  * headers; d then travels with that record.  An event refused for its size
  * would be refused again: its dead-letter record says so and leaves the
@@ -233,30 +308,57 @@ dead_letter(Kafka *kafka, Delivery *d, const char *error, const char *code,
 		delivery_free(d);
 		return KAFKA_QUEUE_FULL;
 	}
+	if (d->droppable)
+		return drop_rejected(kafka, d, rd_kafka_err2str(err));
 	set_failure(kafka, "could not produce event %s to dead-letter topic %s: %s",
 				or_null(d->id), kafka->config->dead_letter_topic, rd_kafka_err2str(err));
 	delivery_free(d);
 	return KAFKA_FAILED;
 }
 
-/* The permanent-error policy, for a record Kafka will never take. */
+/*
+ * The permanent-error policy, for a record Kafka will never take.  On
+ * KAFKA_QUEUE_FULL nothing was counted or said: the caller tries again.
+ */
 static KafkaStatus
 refuse(Kafka *kafka, Delivery *d, const char *error, const char *code,
 	   bool in_report)
 {
-	char lsn[LSN_TEXT_SIZE];
+	char what[256];
+	KafkaStatus status;
 
-	count_delivery_error(kafka, code);
-	lsn_format(d->commit_lsn, lsn);
+	describe(d, what, sizeof(what));
 	if (kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER && !d->dead_letter)
 	{
-		log_warning("event %s (commit LSN %s) refused: %s; sending it to dead-letter topic %s",
-					or_null(d->id), lsn, error,
+		if ((status = dead_letter(kafka, d, error, code, in_report)) == KAFKA_QUEUE_FULL)
+			return status;
+		count_delivery_error(kafka, code);
+		log_warning("%s refused: %s; sent it to dead-letter topic %s", what, error,
 					kafka->config->dead_letter_topic);
-		return dead_letter(kafka, d, error, code, in_report);
+		return status;
 	}
-	set_failure(kafka, "event %s (commit LSN %s) cannot be delivered%s: %s; stopping without confirming it or anything after it",
-				or_null(d->id), lsn, d->dead_letter ? " to the dead-letter topic" : "", error);
+	count_delivery_error(kafka, code);
+	set_failure(kafka, "%s cannot be delivered%s: %s; stopping without confirming it or anything after it",
+				what, d->dead_letter ? " to the dead-letter topic" : "", error);
+	delivery_free(d);
+	return KAFKA_FAILED;
+}
+
+/*
+ * A cluster-level error (see the top of the file): never dead-lettered,
+ * whatever the policy.
+ */
+static KafkaStatus
+stop_on_cluster_error(Kafka *kafka, Delivery *d, rd_kafka_resp_err_t err)
+{
+	char what[256];
+
+	count_delivery_error(kafka, rd_kafka_err2name(err));
+	describe(d, what, sizeof(what));
+	set_failure(kafka, "%s cannot be delivered to %s%s: %s (%s), an error of the cluster or of the shipper's rights, not of the event, so it is not dead-lettered; %s; stopping without confirming it or anything after it (it is shipped again on restart)",
+				what, d->dead_letter ? "dead-letter topic " : "topic ",
+				d->dead_letter ? kafka->config->dead_letter_topic : d->topic,
+				rd_kafka_err2str(err), rd_kafka_err2name(err), remedy(err));
 	delivery_free(d);
 	return KAFKA_FAILED;
 }
@@ -266,11 +368,12 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
 	Kafka *kafka = opaque;
 	Delivery *d = msg->_private;
-	char lsn[LSN_TEXT_SIZE];
 
 	(void) rk;
 	if (kafka->closing)
 		delivery_free(d);
+	else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && d->droppable)
+		(void) drop_rejected(kafka, d, rd_kafka_err2str(msg->err));
 	else if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		tracker_ack(kafka->tracker, d->txn, d->bytes);
@@ -283,17 +386,10 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 			kafka->delivered++;
 		delivery_free(d);
 	}
-	else if (permanent(msg->err))
+	else if (record_level(msg->err))
 		(void) refuse(kafka, d, rd_kafka_err2str(msg->err), rd_kafka_err2name(msg->err), true);
 	else
-	{
-		/* A configured message.timeout.ms expired, or the producer failed. */
-		count_delivery_error(kafka, rd_kafka_err2name(msg->err));
-		lsn_format(d->commit_lsn, lsn);
-		set_failure(kafka, "delivery of event %s (commit LSN %s) failed: %s; stopping without confirming it (it is shipped again on restart)",
-					or_null(d->id), lsn, rd_kafka_err2str(msg->err));
-		delivery_free(d);
-	}
+		(void) stop_on_cluster_error(kafka, d, msg->err);
 }
 
 static void
@@ -527,9 +623,10 @@ record_size(const ShipperEvent *event, size_t value_len)
 	return size;
 }
 
+/* keep: what a dead-letter record needs is copied too. */
 static Delivery *
-delivery_new(Kafka *kafka, const ShipperEvent *event, const char *envelope,
-			 size_t envelope_len, TrackerTxn txn)
+delivery_new(const ShipperEvent *event, const char *envelope,
+			 size_t envelope_len, TrackerTxn txn, bool keep)
 {
 	Delivery *d = calloc(1, sizeof(Delivery));
 	bool ok;
@@ -542,7 +639,7 @@ delivery_new(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 	d->commit_usec = event->commit_time_usec;
 	d->seq = event->seq;
 	ok = (d->id = copy_bytes(event->id, event->id_len)) != NULL;
-	if (ok && kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER)
+	if (ok && keep)
 	{
 		ok = (d->envelope = copy_bytes(envelope, envelope_len)) != NULL;
 		d->envelope_len = envelope_len;
@@ -562,6 +659,141 @@ delivery_new(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 	return d;
 }
 
+/*
+ * Says that unauthenticated events came, at most once per interval, with
+ * how many since the last time: a role writing them in a loop must not
+ * flood the log.
+ */
+static void
+warn_unauthenticated(Kafka *kafka, const ShipperEvent *event, size_t bytes)
+{
+	int64_t now = now_usec();
+	char lsn[LSN_TEXT_SIZE];
+
+	kafka->unauthenticated_unsaid++;
+	if (kafka->unauthenticated_said_at != 0 &&
+		now - kafka->unauthenticated_said_at < ERROR_LOG_INTERVAL_USEC)
+		return;
+	lsn_format(event->commit_lsn, lsn);
+	log_warning("unauthenticated message with the outbox_pg prefix at commit LSN %s, seq %llu (%zu bytes): not written by outbox.emit() or outbox.replay(), so a forgery attempt or a bug; %s%s (%lu such messages since the last warning like this; one warning per %d s at most)",
+				lsn, event->seq, bytes,
+				kafka->config->dead_letter_topic ? "sent to dead-letter topic " : "dropped (no --dead-letter-topic)",
+				kafka->config->dead_letter_topic ? kafka->config->dead_letter_topic : "",
+				kafka->unauthenticated_unsaid, (int) (ERROR_LOG_INTERVAL_USEC / 1000000));
+	kafka->unauthenticated_said_at = now;
+	kafka->unauthenticated_unsaid = 0;
+}
+
+/* The rejected metric's label: a known reason, or "other". */
+static const char *
+rejected_label(const char *reason)
+{
+	if (strcmp(reason, "unauthenticated") == 0 || strcmp(reason, "too_large") == 0)
+		return reason;
+	return "other";
+}
+
+/* An unauthenticated event: to the dead-letter topic if any, or dropped. */
+static KafkaStatus
+produce_unauthenticated(Kafka *kafka, const ShipperEvent *event,
+						const char *envelope, size_t envelope_len, TrackerTxn txn)
+{
+	bool keep = kafka->config->dead_letter_topic != NULL;
+	Delivery *d = delivery_new(event, envelope, envelope_len, txn, keep);
+	KafkaStatus status = KAFKA_QUEUED;
+
+	if (d == NULL)
+	{
+		set_failure(kafka, "out of memory producing event %s", event->id);
+		return KAFKA_FAILED;
+	}
+	d->droppable = true;
+	if (keep)
+		status = dead_letter(kafka, d, "not written by outbox.emit() or outbox.replay() (unauthenticated)",
+							 "UNAUTHENTICATED", false);
+	else
+	{
+		tracker_ack(kafka->tracker, txn, envelope_len);
+		delivery_free(d);
+	}
+	if (status == KAFKA_QUEUE_FULL)
+		return status;
+	warn_unauthenticated(kafka, event, envelope_len);
+	return status;
+}
+
+/*
+ * An event the plugin says must not reach its topic.  Unauthenticated ones
+ * never stop the shipper; any other reason ("too_large", or one this shipper
+ * does not know) is a permanent error of the event, under the policy.
+ */
+static KafkaStatus
+produce_rejected(Kafka *kafka, const ShipperEvent *event, const char *envelope,
+				 size_t envelope_len, TrackerTxn txn)
+{
+	Delivery *d;
+	KafkaStatus status;
+	char err[512];
+	char size[48] = "";
+
+	if (strcmp(event->rejected, "unauthenticated") == 0)
+		status = produce_unauthenticated(kafka, event, envelope, envelope_len, txn);
+	else
+	{
+		d = delivery_new(event, envelope, envelope_len, txn,
+						 kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER);
+		if (d == NULL)
+		{
+			set_failure(kafka, "out of memory producing event %s", event->id);
+			return KAFKA_FAILED;
+		}
+		/* Where it was going, for the dead-letter headers. */
+		if (topic_render(kafka->config->topic_template, event->aggregate_type,
+						 event->aggregate_type_len, event->event_type,
+						 event->event_type_len, d->topic, err, sizeof(err)) != 0)
+			d->topic[0] = '\0';
+		if (event->has_size)
+			snprintf(size, sizeof(size), " (%llu bytes)", (unsigned long long) event->size);
+		snprintf(err, sizeof(err), "the plugin rejected it as %.100s%s%s", event->rejected, size,
+				 strcmp(event->rejected, "too_large") == 0 ? ", above its max-event-size" : "");
+		status = refuse(kafka, d, err,
+						strcmp(event->rejected, "too_large") == 0 ? "EVENT_TOO_LARGE" : "REJECTED", false);
+	}
+	if (status != KAFKA_QUEUE_FULL && kafka->metrics)
+		metrics_rejected(kafka->metrics, rejected_label(event->rejected));
+	return status;
+}
+
+/*
+ * A message from the slot that is not an event (main.c), under the
+ * dead-letter policy: its bytes as they came, with the parse error and the
+ * position recovered from it in headers.
+ */
+KafkaStatus
+kafka_dead_letter_malformed(Kafka *kafka, const char *message, size_t len,
+							const EventPosition *position, const char *error,
+							TrackerTxn txn)
+{
+	Delivery *d;
+
+	if (kafka->failure[0] != '\0')
+		return KAFKA_FAILED;
+	d = calloc(1, sizeof(Delivery));
+	if (d == NULL || (d->envelope = copy_bytes(message, len)) == NULL)
+	{
+		free(d);
+		set_failure(kafka, "out of memory dead-lettering a malformed event");
+		return KAFKA_FAILED;
+	}
+	d->txn = txn;
+	d->bytes = len;
+	d->envelope_len = len;
+	d->commit_lsn = position->commit_lsn;
+	d->commit_usec = position->commit_time_usec;
+	d->seq = position->seq;
+	return refuse(kafka, d, error, "MALFORMED_EVENT", false);
+}
+
 /* Hands one event to librdkafka; see KafkaStatus. */
 KafkaStatus
 kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
@@ -579,7 +811,11 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 
 	if (kafka->failure[0] != '\0')
 		return KAFKA_FAILED;
-	if ((d = delivery_new(kafka, event, envelope, envelope_len, txn)) == NULL)
+	if (event->rejected)
+		return produce_rejected(kafka, event, envelope, envelope_len, txn);
+	d = delivery_new(event, envelope, envelope_len, txn,
+					 kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER);
+	if (d == NULL)
 	{
 		set_failure(kafka, "out of memory producing event %s", event->id);
 		return KAFKA_FAILED;
@@ -617,11 +853,9 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 		delivery_free(d);
 		return KAFKA_QUEUE_FULL;
 	}
-	if (permanent(rc))
+	if (record_level(rc))
 		return refuse(kafka, d, rd_kafka_err2str(rc), rd_kafka_err2name(rc), false);
-	set_failure(kafka, "could not produce event %s: %s", or_null(d->id), rd_kafka_err2str(rc));
-	delivery_free(d);
-	return KAFKA_FAILED;
+	return stop_on_cluster_error(kafka, d, rc);
 }
 
 /* Readable when delivery reports or errors wait; then call kafka_serve. */

@@ -33,6 +33,14 @@ extern void kafka_destroy(Kafka *kafka);
 extern KafkaStatus kafka_produce(Kafka *kafka, const ShipperEvent *event,
 								 const char *envelope, size_t envelope_len,
 								 TrackerTxn txn);
+/*
+ * A message that is not an event, under the dead-letter policy: its bytes
+ * to the dead-letter topic (MALFORMED_EVENT), tracked as txn.
+ */
+extern KafkaStatus kafka_dead_letter_malformed(Kafka *kafka, const char *message,
+											   size_t len,
+											   const EventPosition *position,
+											   const char *error, TrackerTxn txn);
 extern int kafka_wait_fd(const Kafka *kafka);
 extern void kafka_serve(Kafka *kafka);
 extern void kafka_poll(Kafka *kafka, int timeout_ms);

@@ -149,24 +149,89 @@ wait_ms(Shipper *s)
 										 : (int) ms;
 }
 
+/* While Kafka's queue is full: waits a little, serving it; RUN_CONTINUE to retry. */
+static RunResult
+wait_for_room(Shipper *s)
+{
+	if (stream_wait(s->stream, false, kafka_wait_fd(s->kafka), MAX_WAIT_MS,
+					s->errstr, sizeof(s->errstr)) != 0)
+		return RUN_LOST;
+	kafka_serve(s->kafka);
+	tick(s);
+	if (send_status(s, false) != 0)
+		return RUN_LOST;
+	if (stop_requested)
+		return RUN_STOPPED;
+	return RUN_CONTINUE;
+}
+
 /* Hands a parsed event to Kafka, waiting (and serving) while its queue is full. */
 static RunResult
 produce(Shipper *s, const ShipperEvent *event, const WalMessage *msg, TrackerTxn txn)
 {
 	KafkaStatus status;
+	RunResult waited;
 
 	while ((status = kafka_produce(s->kafka, event, msg->data, msg->data_len, txn)) == KAFKA_QUEUE_FULL)
+		if ((waited = wait_for_room(s)) != RUN_CONTINUE)
+			return waited;
+	return status == KAFKA_FAILED ? RUN_FAILED : RUN_CONTINUE;
+}
+
+/*
+ * A message that is not an event (an old or buggy plugin; the current one
+ * never writes one): a permanent error of that event.  Under the dead-letter
+ * policy its bytes go to the dead-letter topic, which needs its position to
+ * confirm it: when that cannot be read, confirming would be guessing, so
+ * the shipper stops whatever the policy.
+ */
+static RunResult
+ship_malformed(Shipper *s, const WalMessage *msg, const char *parse_error)
+{
+	EventPosition position;
+	TrackerTxn txn = 0;
+	TrackerAddResult added;
+	KafkaStatus status;
+	RunResult waited;
+	char wal[LSN_TEXT_SIZE];
+	char commit[LSN_TEXT_SIZE];
+	char why[256];
+
+	lsn_format(msg->wal_start, wal);
+	if (event_recover_position(msg->data, msg->data_len, &position, why, sizeof(why)) != 0)
 	{
-		if (stream_wait(s->stream, false, kafka_wait_fd(s->kafka), MAX_WAIT_MS,
-						s->errstr, sizeof(s->errstr)) != 0)
-			return RUN_LOST;
-		kafka_serve(s->kafka);
-		tick(s);
-		if (send_status(s, false) != 0)
-			return RUN_LOST;
-		if (stop_requested)
-			return RUN_STOPPED;
+		log_error("malformed event from the slot at %s: %s; its position cannot be read either (%s), so confirming it would be guessing: stopping without confirming it",
+				  wal, parse_error, why);
+		return RUN_FAILED;
 	}
+	lsn_format(position.commit_lsn, commit);
+	s->counters.events_received++;
+	s->counters.bytes_received += msg->data_len;
+	/* Confirmed before (a server that restarted sends it again): skipped. */
+	added = tracker_add(s->tracker, position.commit_lsn, position.seq, position.last,
+						position.end_lsn, msg->data_len, &txn, s->errstr, sizeof(s->errstr));
+	if (added == TRACKER_ERROR)
+	{
+		log_error("malformed event from the slot at %s: %s; stopping without confirming it",
+				  wal, s->errstr);
+		return RUN_FAILED;
+	}
+	if (added == TRACKER_SKIP)
+	{
+		s->counters.events_skipped++;
+		return RUN_CONTINUE;
+	}
+	/* Tracked and never acknowledged: nothing from it on is confirmed. */
+	if (s->config.on_permanent_error == ON_ERROR_STOP)
+	{
+		log_error("malformed event from the slot at %s (commit LSN %s, seq %llu): %s; stopping without confirming it",
+				  wal, commit, position.seq, parse_error);
+		return RUN_FAILED;
+	}
+	while ((status = kafka_dead_letter_malformed(s->kafka, msg->data, msg->data_len, &position,
+												 parse_error, txn)) == KAFKA_QUEUE_FULL)
+		if ((waited = wait_for_room(s)) != RUN_CONTINUE)
+			return waited;
 	return status == KAFKA_FAILED ? RUN_FAILED : RUN_CONTINUE;
 }
 
@@ -179,14 +244,11 @@ ship_event(Shipper *s, const WalMessage *msg)
 	TrackerAddResult added;
 	RunResult result = RUN_CONTINUE;
 	char lsn[LSN_TEXT_SIZE];
+	char parse_error[512];
 
 	lsn_format(msg->wal_start, lsn);
-	if (event_parse(msg->data, msg->data_len, &event, s->errstr, sizeof(s->errstr)) != 0)
-	{
-		log_error("malformed event from the slot at %s: %s; stopping without confirming it",
-				  lsn, s->errstr);
-		return RUN_FAILED;
-	}
+	if (event_parse(msg->data, msg->data_len, &event, parse_error, sizeof(parse_error)) != 0)
+		return ship_malformed(s, msg, parse_error);
 	s->counters.events_received++;
 	s->counters.bytes_received += msg->data_len;
 	added = tracker_add(s->tracker, event.commit_lsn, event.seq, event.last,

@@ -52,6 +52,7 @@ metrics_destroy(Metrics *metrics)
 	labels_free(&metrics->view.shipped);
 	labels_free(&metrics->view.delivery_errors);
 	labels_free(&metrics->view.client_errors);
+	labels_free(&metrics->view.rejected);
 	pthread_mutex_destroy(&metrics->lock);
 	free(metrics);
 }
@@ -109,6 +110,14 @@ metrics_client_error(Metrics *metrics, const char *kind)
 {
 	pthread_mutex_lock(&metrics->lock);
 	add_label(metrics, &metrics->view.client_errors, kind, 1, 0);
+	pthread_mutex_unlock(&metrics->lock);
+}
+
+void
+metrics_rejected(Metrics *metrics, const char *reason)
+{
+	pthread_mutex_lock(&metrics->lock);
+	add_label(metrics, &metrics->view.rejected, reason, 1, 0);
 	pthread_mutex_unlock(&metrics->lock);
 }
 

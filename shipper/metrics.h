@@ -60,6 +60,7 @@ typedef struct MetricsView
 	LabelTable shipped; /* by topic: events and key+value bytes */
 	LabelTable delivery_errors; /* by kind: records Kafka refused or lost */
 	LabelTable client_errors; /* by kind: producer-level (brokers down) */
+	LabelTable rejected; /* by reason: events the plugin marked rejected */
 	int64_t last_commit_usec; /* commit time of the last delivered event; 0 none */
 	int kafka_reachable; /* 1, 0, or -1 not probed yet */
 	/* Filled at render time: */
@@ -109,6 +110,8 @@ extern void metrics_delivered(Metrics *metrics, const char *topic,
 							  bool dead_letter);
 extern void metrics_delivery_error(Metrics *metrics, const char *kind);
 extern void metrics_client_error(Metrics *metrics, const char *kind);
+/* reason: one of a few fixed words (the label must not grow unbounded). */
+extern void metrics_rejected(Metrics *metrics, const char *reason);
 extern void metrics_set_kafka_reachable(Metrics *metrics, bool reachable);
 /* /metrics: renders the current view, with this process's figures. */
 extern void metrics_scrape(Metrics *metrics, TextBuffer *out);

@@ -75,6 +75,45 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'outbox_invalidate'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
+-- The key outbox.emit() and outbox.replay() sign their messages with, so
+-- that the plugin can tell them from messages any role can write with
+-- pg_logical_emit_message() (docs/format.md).  Only the extension's owner
+-- can read it; C functions read it without a privilege check.  A user
+-- catalog table, so the walsender reads the key in force when a message
+-- was written.  Not dumped: a restored database gets a key of its own.
+CREATE TABLE outbox.signing_key (
+	key bytea NOT NULL CHECK (length(key) = 32)
+) WITH (user_catalog_table = true);
+CREATE UNIQUE INDEX signing_key_one_row ON outbox.signing_key ((true));
+REVOKE ALL ON outbox.signing_key FROM PUBLIC;
+COMMENT ON TABLE outbox.signing_key IS
+	'The key outbox.emit() signs its messages with; readable by the extension owner only; replace with outbox.rotate_signing_key()';
+
+CREATE FUNCTION outbox._new_signing_key()
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'outbox_new_signing_key'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+INSERT INTO outbox.signing_key VALUES (outbox._new_signing_key());
+
+-- Writers hold their lock on the key until they commit, so the exclusive
+-- lock waits for them: no message is signed with a key its decoder no
+-- longer sees.
+CREATE FUNCTION outbox.rotate_signing_key()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	LOCK TABLE outbox.signing_key IN ACCESS EXCLUSIVE MODE;
+	DELETE FROM outbox.signing_key;
+	INSERT INTO outbox.signing_key VALUES (outbox._new_signing_key());
+	PERFORM outbox._invalidate('outbox.signing_key');
+END
+$$;
+COMMENT ON FUNCTION outbox.rotate_signing_key() IS
+	'Replaces the key outbox.emit() signs its messages with (after a suspected leak); messages written before keep being checked against the old key';
+
 -- Rows of a partitioned table are changes of its partitions, so a
 -- declaration concerns them all.  (pg_partition_tree() is empty for a table
 -- that is not partitioned.)
@@ -178,6 +217,14 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Use outbox_pg, debezium or classic, and name columns that differ with the *_column arguments.';
 	END IF;
+	-- Declaring a table ships every row inserted into it: only a role that
+	-- may read it can do that.
+	IF NOT has_table_privilege(tbl, 'SELECT') THEN
+		RAISE EXCEPTION 'permission denied to declare table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'Its inserts would be shipped to Kafka, and you may not read it.',
+				  HINT = 'Ask the table''s owner to declare it, or to grant you SELECT on it.';
+	END IF;
 	IF (SELECT relkind FROM pg_class WHERE oid = tbl) NOT IN ('r', 'p') THEN
 		RAISE EXCEPTION '% is not a table', tbl
 			USING ERRCODE = 'wrong_object_type',
@@ -249,15 +296,21 @@ COMMENT ON FUNCTION outbox.undeclare_table(regclass) IS
 	'Stops shipping a table''s inserts from this transaction''s commit on; false if it was not declared';
 
 -- A dropped table's OID may be reused by a new table, which must not
--- inherit its declaration.
+-- inherit its declaration.  Event triggers run as the role that ran the
+-- DDL, which may not even see the outbox schema: the function is SECURITY
+-- DEFINER (with a pinned search_path), and leaves at once when no declared
+-- table was dropped, so that a DROP elsewhere never fails because of us.
 CREATE FUNCTION outbox._forget_dropped_tables()
 RETURNS event_trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- DROP EXTENSION drops outbox.tables too.
-	IF to_regclass('outbox.tables') IS NULL THEN
+	IF to_regclass('outbox.tables') IS NULL OR NOT EXISTS (
+		SELECT FROM outbox.tables t, pg_event_trigger_dropped_objects() d
+		WHERE d.classid = 'pg_class'::regclass AND d.objid = t.relid::oid
+			AND d.objsubid = 0) THEN
 		RETURN;
 	END IF;
 	DELETE FROM outbox.tables t

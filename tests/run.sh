@@ -5,8 +5,10 @@
 # shipper, starts a throwaway PostgreSQL cluster for the SQL suites, and
 # runs: pg_regress (what the plugin emits), pgTAP (SQL objects and
 # privileges), the shipper's unit tests, its fuzz targets (briefly), and
-# every end-to-end script in tests/e2e (each starts the servers it needs).
-# Ends with one line "N passed, M failed" counting individual tests.
+# every end-to-end script in tests/e2e (each starts the servers it needs),
+# all on the default major (Debian's 15); then tests/major.sh for every
+# other supported major (OUTBOX_TEST_MAJORS="16 17" picks some).  Ends with
+# one line "N passed, M failed" counting individual tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -107,6 +109,17 @@ for t in tests/e2e/*.sh; do
 	status=${PIPESTATUS[0]}
 	read -r p f <<<"$(counts_from_closing_line "$logs/e2e-$name.log")"
 	record "e2e $name" "${p:-0}" "${f:-0}" $status
+done
+
+# The other supported majors: the plugin built for each, its pg_regress and
+# pgTAP suites, and the end-to-end basics (tests/major.sh).
+majors=${OUTBOX_TEST_MAJORS:-$(scripts/pg-major.sh list | grep -vx 15 | paste -sd' ')}
+for m in $majors; do
+	echo "== PostgreSQL $m"
+	tests/major.sh "$m" 2>&1 | tee "$logs/major-$m.log"
+	status=${PIPESTATUS[0]}
+	read -r p f <<<"$(counts_from_closing_line "$logs/major-$m.log")"
+	record "PostgreSQL $m" "${p:-0}" "${f:-0}" $status
 done
 
 echo

@@ -68,6 +68,26 @@ else
 	check "an unknown option is refused" 1 "$(grep -c 'outbox_pg option "nosuch" is unknown' "$work/err")"
 fi
 
+# A walsender streaming across DROP EXTENSION and CREATE EXTENSION ships
+# what is published afterwards (it used to remember that outbox.tables was
+# gone and confirm past those events).
+pg_recvlogical -d postgres --slot recv --start -f "$work/live.jsonl" &
+recv_pid=$!
+psql -qX -c "DROP EXTENSION outbox_pg CASCADE" -c "INSERT INTO other VALUES (3)" \
+	-c "CREATE EXTENSION outbox_pg" \
+	-c "SELECT outbox.publish('order', '3', 'after-recreate', '{}')" \
+	-c "SELECT outbox.emit('order', '3', 'emitted-after-recreate', '{}')" >/dev/null
+deadline=$((SECONDS + 60))
+until [ "$(grep -c 'after-recreate' "$work/live.jsonl" 2>/dev/null)" -ge 2 ] || [ $SECONDS -ge $deadline ]; do
+	sleep 0.2
+done
+kill -INT "$recv_pid"; wait "$recv_pid" || true
+check "events published after DROP and CREATE EXTENSION reach a running walsender" \
+	"after-recreate emitted-after-recreate" \
+	"$(python3 -c '
+import json, sys
+print(" ".join(o["event_type"] for o in map(json.loads, open(sys.argv[1])) if "rejected" not in o))' "$work/live.jsonl")"
+
 pg_recvlogical -d postgres --slot recv --drop-slot
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

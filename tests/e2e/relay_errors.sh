@@ -27,7 +27,7 @@ b=$(publish order too-large "jsonb_build_object('blob', repeat('x', 200000))")
 c=$(publish order after "'{\"n\": 3}'")
 wait_exit stop1 60
 check "an oversized event stops the shipper with status 1" 1 "$EXIT_STATUS"
-grep -q "event $b (commit LSN [0-9A-F/]*) cannot be delivered: record of [0-9]* bytes is larger than message.max.bytes" "$WORK/stop1.log"
+grep -q "event $b (commit LSN [0-9A-F/]*, seq [0-9]*) cannot be delivered: record of [0-9]* bytes is larger than message.max.bytes" "$WORK/stop1.log"
 check "the log names the event, its LSN and the reason" 0 $?
 check "the slot did not move past the oversized event" "$b" "$(first_pending)"
 check "only the event before it reached Kafka" "$a" "$(record_ids outbox.event.order)"
@@ -55,7 +55,7 @@ start_shipper stop2
 f=$(publish "no/slashes" invalid-topic "'{}'")
 wait_exit stop2 60
 check "an invalid topic stops the shipper with status 1" 1 "$EXIT_STATUS"
-grep -q "event $f (commit LSN [0-9A-F/]*) cannot be delivered: topic name \"outbox.event.no/slashes\" has a character Kafka does not allow" "$WORK/stop2.log"
+grep -q "event $f (commit LSN [0-9A-F/]*, seq [0-9]*) cannot be delivered: topic name \"outbox.event.no/slashes\" has a character Kafka does not allow" "$WORK/stop2.log"
 check "the log names the event and the topic" 0 $?
 check "the slot did not move past it" "$f" "$(first_pending)"
 finish

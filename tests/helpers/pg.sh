@@ -7,6 +7,9 @@
 #   pg.sh restart DIR                                  start again on the same port
 #   pg.sh env DIR                                      prints export lines for PGHOST/PGPORT/PGUSER
 #
+# PG_BINDIR chooses the server build (default: pg_config's), e.g. another
+# major from scripts/pg-major.sh.
+#
 # The cluster lives entirely under DIR (data, socket, log), listens on a free
 # loopback port and never touches a system cluster.  When run as root, the
 # server runs as the "postgres" system user, since initdb refuses root.
@@ -55,6 +58,13 @@ pg_start_existing() {
 	wait_ready "$dir"
 }
 
+# knows_setting NAME: whether this server build has the setting.
+knows_setting() {
+	local settings
+	settings=$(as_owner "$PG_BINDIR/postgres" --describe-config 2>/dev/null) || return 1
+	grep -q "^$1[[:space:]]" <<<"$settings"
+}
+
 cmd_start() {
 	local dir=$1 port
 	shift
@@ -80,7 +90,11 @@ cmd_start() {
 		echo "max_wal_senders = 20"
 		echo "max_prepared_transactions = 10"
 		echo "fsync = off"
-		echo "output_plugin_libraries = 'pgoutput, test_decoding, outbox_pg'"
+		# A Debian 15 setting: other builds do not know it, and refuse
+		# to start with a setting they do not know.
+		if knows_setting output_plugin_libraries; then
+			echo "output_plugin_libraries = 'pgoutput, test_decoding, outbox_pg'"
+		fi
 		for line in "$@"; do echo "$line"; done
 	} >>"$dir/data/postgresql.conf"
 	echo "host replication all 127.0.0.1/32 trust" >>"$dir/data/pg_hba.conf"

@@ -6,6 +6,7 @@
  * cannot be made to show on demand.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,7 +41,7 @@ static const char *const event_json =
 	"\"commit_lsn\":\"0/100\",\"commit_time\":\"2026-11-22T08:00:00.123456Z\",\"seq\":0,\"last\":true,\"end_lsn\":\"0/130\"}";
 
 static int
-setup_with(void **state, const char *policy)
+setup_with(void **state, const char *policy, bool with_dead_letter_topic)
 {
 	static Fixture f;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -60,7 +61,9 @@ setup_with(void **state, const char *policy)
 		char *argv[] = {"outbox-shipper", "-b", brokers, "-X", "retry.backoff.ms=10",
 						"--on-permanent-error", (char *) policy, "--dead-letter-topic", "dlq"};
 
-		assert_int_equal(config_parse(9, argv, envp, &f.config, err, sizeof(err)), 0);
+		assert_int_equal(config_parse(with_dead_letter_topic ? 9 : 7, argv, envp, &f.config,
+									  err, sizeof(err)),
+						 0);
 	}
 	f.tracker = tracker_create(0);
 	f.metrics = metrics_create("test", "test");
@@ -73,13 +76,19 @@ setup_with(void **state, const char *policy)
 static int
 setup_stop(void **state)
 {
-	return setup_with(state, "stop");
+	return setup_with(state, "stop", true);
+}
+
+static int
+setup_stop_no_dead_letter_topic(void **state)
+{
+	return setup_with(state, "stop", false);
 }
 
 static int
 setup_dead_letter(void **state)
 {
-	return setup_with(state, "dead-letter");
+	return setup_with(state, "dead-letter", true);
 }
 
 static int
@@ -112,21 +121,112 @@ expect_metric(Fixture *f, const char *line)
 	text_free(&text);
 }
 
-/* Produces the event and polls until Kafka has answered (or 10 s). */
-static void
-produce_and_wait(Fixture *f)
+/* Produces json as the main loop does and polls until Kafka has answered
+ * (or 10 s); returns what kafka_produce said. */
+static KafkaStatus
+produce_json_and_wait(Fixture *f, const char *json)
 {
 	ShipperEvent event;
 	char err[256];
 	TrackerTxn txn;
+	KafkaStatus status;
 	int i;
 
-	assert_int_equal(event_parse(event_json, strlen(event_json), &event, err, sizeof(err)), 0);
-	txn = tracker_add_event(f->tracker, event.commit_lsn, strlen(event_json));
-	tracker_end_txn(f->tracker, txn, event.end_lsn);
-	kafka_produce(f->kafka, &event, event_json, strlen(event_json), txn);
+	if (event_parse(json, strlen(json), &event, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	txn = tracker_add_event(f->tracker, event.commit_lsn, strlen(json));
+	if (event.last)
+		tracker_end_txn(f->tracker, txn, event.end_lsn);
+	status = kafka_produce(f->kafka, &event, json, strlen(json), txn);
 	event_free(&event);
 	for (i = 0; i < 100 && kafka_outq_len(f->kafka) > 0 && !kafka_failure(f->kafka); i++)
+		kafka_poll(f->kafka, 100);
+	return status;
+}
+
+static void
+produce_and_wait(Fixture *f)
+{
+	(void) produce_json_and_wait(f, event_json);
+}
+
+/* A consumed record: its value and headers as "name=value\n" lines. */
+typedef struct Record
+{
+	char value[2048];
+	int value_len; /* -1: null */
+	char key[64];
+	int key_len; /* -1: null */
+	char headers[2048];
+} Record;
+
+/* Reads the first record of partition 0 of topic, within 10 s. */
+static void
+consume_first(Fixture *f, const char *topic, Record *record)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *partitions = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_message_t *msg = NULL;
+	rd_kafka_headers_t *h = NULL;
+	const void *value;
+	size_t size;
+	const char *name;
+	char err[512];
+	rd_kafka_t *consumer;
+	size_t i;
+	int tries;
+
+	rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mcluster),
+					  err, sizeof(err));
+	rd_kafka_conf_set(conf, "group.id", "test", err, sizeof(err));
+	consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	assert_non_null(consumer);
+	rd_kafka_topic_partition_list_add(partitions, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	assert_int_equal(rd_kafka_assign(consumer, partitions), 0);
+	for (tries = 0; tries < 100 && (msg == NULL || msg->err); tries++)
+	{
+		if (msg)
+			rd_kafka_message_destroy(msg);
+		msg = rd_kafka_consumer_poll(consumer, 100);
+	}
+	if (msg == NULL || msg->err)
+		fail_msg("no record in %s", topic);
+	memset(record, 0, sizeof(*record));
+	record->value_len = msg->payload ? (int) msg->len : -1;
+	if (msg->payload)
+		snprintf(record->value, sizeof(record->value), "%.*s", (int) msg->len, (char *) msg->payload);
+	record->key_len = msg->key ? (int) msg->key_len : -1;
+	if (msg->key)
+		snprintf(record->key, sizeof(record->key), "%.*s", (int) msg->key_len, (char *) msg->key);
+	if (rd_kafka_message_headers(msg, &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		for (i = 0; rd_kafka_header_get_all(h, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+			snprintf(record->headers + strlen(record->headers),
+					 sizeof(record->headers) - strlen(record->headers), "%s=%.*s\n", name,
+					 value ? (int) size : 6, value ? (const char *) value : "(null)");
+	rd_kafka_message_destroy(msg);
+	rd_kafka_topic_partition_list_destroy(partitions);
+	rd_kafka_consumer_close(consumer);
+	rd_kafka_destroy(consumer);
+}
+
+static void
+expect_header(const Record *record, const char *line)
+{
+	char want[512];
+
+	snprintf(want, sizeof(want), "%s\n", line);
+	if (strncmp(record->headers, want, strlen(want)) != 0 &&
+		strstr(record->headers, want) == NULL)
+		fail_msg("no header line \"%s\" in:\n%s", line, record->headers);
+}
+
+/* Polls until the dead-letter record is acknowledged (or 10 s). */
+static void
+wait_dead_lettered(Fixture *f, long n)
+{
+	int i;
+
+	for (i = 0; i < 100 && kafka_dead_lettered(f->kafka) < n && !kafka_failure(f->kafka); i++)
 		kafka_poll(f->kafka, 100);
 }
 
@@ -150,27 +250,30 @@ test_retriable_errors_are_retried(void **state)
 	expect_metric(f, "outbox_shipper_last_delivered_commit_timestamp_seconds 1795334400.123456");
 }
 
-/* A permanent refusal under the stop policy: a failure naming the event,
- * and the position stays before it. */
+/* A record-level refusal under the stop policy: a failure naming the
+ * event, and the position stays before it. */
 static void
 test_permanent_error_stops(void **state)
 {
 	Fixture *f = *state;
 
 	rd_kafka_mock_push_request_errors(f->mcluster, API_PRODUCE, 1,
-									  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+									  RD_KAFKA_RESP_ERR_INVALID_RECORD);
 	produce_and_wait(f);
 	assert_non_null(kafka_failure(f->kafka));
-	assert_non_null(strstr(kafka_failure(f->kafka), "event e-1 (commit LSN 0/100) cannot be delivered"));
+	assert_non_null(strstr(kafka_failure(f->kafka), "event e-1 (commit LSN 0/100, seq 0) cannot be delivered: "));
 	assert_int_equal(kafka_delivered(f->kafka), 0);
 	assert_true(tracker_confirmed(f->tracker) == 0);
-	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"TOPIC_AUTHORIZATION_FAILED\"} 1");
+	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"INVALID_RECORD\"} 1");
 }
 
-/* Under the dead-letter policy the refused event goes to the dead-letter
- * topic, and counts as delivered once that record is acknowledged. */
+/*
+ * A cluster-level error (an ACL change) is no fault of the event: under
+ * the dead-letter policy it is not dead-lettered and nothing is confirmed
+ * past it; the shipper stops naming the error and the fix.
+ */
 static void
-test_permanent_error_dead_letters(void **state)
+test_cluster_error_not_dead_lettered(void **state)
 {
 	Fixture *f = *state;
 	int i;
@@ -178,13 +281,72 @@ test_permanent_error_dead_letters(void **state)
 	rd_kafka_mock_push_request_errors(f->mcluster, API_PRODUCE, 1,
 									  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
 	produce_and_wait(f);
-	for (i = 0; i < 100 && kafka_dead_lettered(f->kafka) == 0; i++)
+	/* Time for a dead-letter record to be acknowledged, were there one. */
+	for (i = 0; i < 10; i++)
 		kafka_poll(f->kafka, 100);
+	assert_int_equal(kafka_dead_lettered(f->kafka), 0);
+	assert_int_equal(kafka_delivered(f->kafka), 0);
+	assert_true(tracker_confirmed(f->tracker) == 0);
+	assert_int_equal(tracker_inflight_events(f->tracker), 1);
+	assert_non_null(kafka_failure(f->kafka));
+	assert_string_equal(kafka_failure(f->kafka),
+						"event e-1 (commit LSN 0/100, seq 0) cannot be delivered to topic outbox.event.order: "
+						"Broker: Topic authorization failed (TOPIC_AUTHORIZATION_FAILED), an error of the cluster or of the shipper's rights, "
+						"not of the event, so it is not dead-lettered; grant the shipper's principal WRITE and DESCRIBE on the topic, "
+						"then restart it; stopping without confirming it or anything after it (it is shipped again on restart)");
+	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"TOPIC_AUTHORIZATION_FAILED\"} 1");
+}
+
+/*
+ * The same error from topic metadata (an ACL that denies DESCRIBE too):
+ * librdkafka keeps the record and retries, nothing is dead-lettered or
+ * confirmed meanwhile, and once the ACL is fixed it is delivered.
+ */
+static void
+test_topic_metadata_error_retried(void **state)
+{
+	Fixture *f = *state;
+	int i;
+
+	rd_kafka_mock_topic_set_error(f->mcluster, "outbox.event.order",
+								  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	produce_and_wait(f); /* gives up polling after 10 s */
+	assert_null(kafka_failure(f->kafka));
+	assert_int_equal(kafka_dead_lettered(f->kafka), 0);
+	assert_int_equal(kafka_delivered(f->kafka), 0);
+	assert_true(tracker_confirmed(f->tracker) == 0);
+	assert_int_equal(kafka_outq_len(f->kafka), 1);
+	rd_kafka_mock_topic_set_error(f->mcluster, "outbox.event.order", RD_KAFKA_RESP_ERR_NO_ERROR);
+	for (i = 0; i < 200 && kafka_delivered(f->kafka) == 0; i++)
+		kafka_poll(f->kafka, 100);
+	assert_int_equal(kafka_delivered(f->kafka), 1);
+	assert_int_equal(kafka_dead_lettered(f->kafka), 0);
+	assert_true(tracker_confirmed(f->tracker) == 0x130);
+}
+
+/* Under the dead-letter policy a refused event goes to the dead-letter
+ * topic, and counts as delivered once that record is acknowledged. */
+static void
+test_permanent_error_dead_letters(void **state)
+{
+	Fixture *f = *state;
+	Record r;
+
+	rd_kafka_mock_push_request_errors(f->mcluster, API_PRODUCE, 1,
+									  RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+	produce_and_wait(f);
+	wait_dead_lettered(f, 1);
 	assert_null(kafka_failure(f->kafka));
 	assert_int_equal(kafka_delivered(f->kafka), 0);
 	assert_int_equal(kafka_dead_lettered(f->kafka), 1);
 	assert_true(tracker_confirmed(f->tracker) == 0x130);
-	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"TOPIC_AUTHORIZATION_FAILED\"} 1");
+	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"MSG_SIZE_TOO_LARGE\"} 1");
+	consume_first(f, "dlq", &r);
+	assert_string_equal(r.value, event_json);
+	assert_string_equal(r.key, "42");
+	expect_header(&r, "id=e-1");
+	expect_header(&r, "outbox_topic=outbox.event.order");
+	expect_header(&r, "outbox_error_code=MSG_SIZE_TOO_LARGE");
 	/* The dead-letter record is not an event shipped to its topic. */
 	expect_metric(f, "# TYPE outbox_shipper_events_shipped_total counter\n"
 					 "# HELP outbox_shipper_bytes_shipped_total Key and value bytes of the records Kafka acknowledged, by topic.");
@@ -233,6 +395,174 @@ test_fatal_error_stops(void **state)
 	assert_true(tracker_confirmed(f->tracker) == 0);
 }
 
+#define POSITION ",\"commit_lsn\":\"0/200\",\"commit_time\":\"2026-11-22T08:00:00Z\",\"seq\":0,\"last\":true,\"end_lsn\":\"0/230\"}"
+
+/* What the plugin writes for pg_logical_emit_message('outbox_pg', ...) by
+ * anyone but outbox.emit(): a valid-looking event body, kept as a string. */
+static const char *const forged_json =
+	"{\"v\":1,\"id\":\"0/200:0\",\"id_generated\":true,\"aggregate_type\":null,\"aggregate_id\":null,"
+	"\"event_type\":null,\"payload\":\"\\\"id\\\":\\\"x\\\",\\\"aggregate_type\\\":\\\"order\\\"\","
+	"\"headers\":null,\"created_at\":null,\"rejected\":\"unauthenticated\",\"size\":34" POSITION;
+
+static const char *const too_large_json =
+	"{\"v\":1,\"id\":\"big-1\",\"aggregate_type\":\"order\",\"aggregate_id\":\"42\",\"event_type\":\"created\","
+	"\"payload\":null,\"headers\":null,\"created_at\":null,\"rejected\":\"too_large\",\"size\":10240" POSITION;
+
+/* Fails unless nothing at all was produced to the event's topic. */
+static void
+expect_event_topic_empty(Fixture *f)
+{
+	int64_t low = -1;
+	int64_t high = -1;
+
+	assert_int_equal(rd_kafka_query_watermark_offsets(kafka_handle(f->kafka), "outbox.event.order", 0,
+													  &low, &high, 5000),
+					 RD_KAFKA_RESP_ERR_NO_ERROR);
+	assert_int_equal(high, 0);
+}
+
+/* Unauthenticated, with a dead-letter topic, under the stop policy: it goes
+ * there with the reason, never to its topic, and never stops anything. */
+static void
+test_unauthenticated_dead_lettered(void **state)
+{
+	Fixture *f = *state;
+	Record r;
+
+	assert_int_equal(produce_json_and_wait(f, forged_json), KAFKA_QUEUED);
+	wait_dead_lettered(f, 1);
+	assert_null(kafka_failure(f->kafka));
+	assert_int_equal(kafka_dead_lettered(f->kafka), 1);
+	assert_int_equal(kafka_delivered(f->kafka), 0);
+	assert_true(tracker_confirmed(f->tracker) == 0x230);
+	expect_metric(f, "outbox_shipper_events_rejected_total{reason=\"unauthenticated\"} 1");
+	consume_first(f, "dlq", &r);
+	assert_string_equal(r.value, forged_json);
+	assert_int_equal(r.key_len, -1);
+	expect_header(&r, "id=0/200:0");
+	expect_header(&r, "outbox_commit_lsn=0/200");
+	expect_header(&r, "outbox_seq=0");
+	expect_header(&r, "outbox_error=not written by outbox.emit() or outbox.replay() (unauthenticated)");
+	expect_header(&r, "outbox_error_code=UNAUTHENTICATED");
+	expect_event_topic_empty(f);
+}
+
+/* Without a dead-letter topic it is dropped: handled (confirmed) at once. */
+static void
+test_unauthenticated_dropped(void **state)
+{
+	Fixture *f = *state;
+
+	assert_int_equal(produce_json_and_wait(f, forged_json), KAFKA_QUEUED);
+	assert_null(kafka_failure(f->kafka));
+	assert_int_equal(kafka_outq_len(f->kafka), 0);
+	assert_int_equal(tracker_inflight_events(f->tracker), 0);
+	assert_true(tracker_confirmed(f->tracker) == 0x230);
+	assert_int_equal(kafka_dead_lettered(f->kafka), 0);
+	expect_metric(f, "outbox_shipper_events_rejected_total{reason=\"unauthenticated\"} 1");
+	expect_event_topic_empty(f);
+}
+
+/* If even the dead-letter topic refuses it, it is dropped, not a stop. */
+static void
+test_unauthenticated_dead_letter_refused(void **state)
+{
+	Fixture *f = *state;
+	int i;
+
+	rd_kafka_mock_push_request_errors(f->mcluster, API_PRODUCE, 1,
+									  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	produce_json_and_wait(f, forged_json);
+	for (i = 0; i < 100 && tracker_confirmed(f->tracker) == 0; i++)
+		kafka_poll(f->kafka, 100);
+	assert_null(kafka_failure(f->kafka));
+	assert_true(tracker_confirmed(f->tracker) == 0x230);
+	assert_int_equal(kafka_dead_lettered(f->kafka), 0);
+	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"DEAD_LETTER_FAILED\"} 1");
+}
+
+/* too_large under the stop policy: a failure naming id, position, reason
+ * and size; nothing produced, nothing confirmed. */
+static void
+test_too_large_stops(void **state)
+{
+	Fixture *f = *state;
+
+	assert_int_equal(produce_json_and_wait(f, too_large_json), KAFKA_FAILED);
+	assert_string_equal(kafka_failure(f->kafka),
+						"event big-1 (commit LSN 0/200, seq 0) cannot be delivered: the plugin rejected it as too_large "
+						"(10240 bytes), above its max-event-size; stopping without confirming it or anything after it");
+	assert_true(tracker_confirmed(f->tracker) == 0);
+	assert_int_equal(kafka_outq_len(f->kafka), 0);
+	expect_metric(f, "outbox_shipper_events_rejected_total{reason=\"too_large\"} 1");
+	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"EVENT_TOO_LARGE\"} 1");
+}
+
+/* too_large under the dead-letter policy: to the dead-letter topic. */
+static void
+test_too_large_dead_lettered(void **state)
+{
+	Fixture *f = *state;
+	Record r;
+
+	assert_int_equal(produce_json_and_wait(f, too_large_json), KAFKA_QUEUED);
+	wait_dead_lettered(f, 1);
+	assert_null(kafka_failure(f->kafka));
+	assert_true(tracker_confirmed(f->tracker) == 0x230);
+	consume_first(f, "dlq", &r);
+	assert_string_equal(r.value, too_large_json);
+	expect_header(&r, "id=big-1");
+	expect_header(&r, "outbox_topic=outbox.event.order");
+	expect_header(&r, "outbox_error_code=EVENT_TOO_LARGE");
+	expect_event_topic_empty(f);
+}
+
+/* A reason this shipper does not know is a permanent error too. */
+static void
+test_unknown_reason_stops(void **state)
+{
+	static const char *const json =
+		"{\"v\":1,\"id\":\"u-1\",\"aggregate_type\":\"order\",\"aggregate_id\":null,\"event_type\":null,"
+		"\"payload\":null,\"headers\":null,\"created_at\":null,\"rejected\":\"quarantined\"" POSITION;
+	Fixture *f = *state;
+
+	assert_int_equal(produce_json_and_wait(f, json), KAFKA_FAILED);
+	assert_non_null(strstr(kafka_failure(f->kafka),
+						   "event u-1 (commit LSN 0/200, seq 0) cannot be delivered: the plugin rejected it as quarantined;"));
+	expect_metric(f, "outbox_shipper_events_rejected_total{reason=\"other\"} 1");
+	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"REJECTED\"} 1");
+}
+
+/* A message that is not an event, under the dead-letter policy: its bytes
+ * to the dead-letter topic with the parse error, confirmed after. */
+static void
+test_malformed_dead_lettered(void **state)
+{
+	static const char message[] = "{\"v\":1,\"id\":null,\"payload\":\"x\"" POSITION;
+	Fixture *f = *state;
+	EventPosition position;
+	char err[256];
+	TrackerTxn txn;
+	Record r;
+
+	assert_int_equal(event_recover_position(message, strlen(message), &position, err, sizeof(err)), 0);
+	txn = tracker_add_event(f->tracker, position.commit_lsn, strlen(message));
+	tracker_end_txn(f->tracker, txn, position.end_lsn);
+	assert_int_equal(kafka_dead_letter_malformed(f->kafka, message, strlen(message), &position,
+												 "\"id\" must be a string at byte 12", txn),
+					 KAFKA_QUEUED);
+	wait_dead_lettered(f, 1);
+	assert_null(kafka_failure(f->kafka));
+	assert_true(tracker_confirmed(f->tracker) == 0x230);
+	expect_metric(f, "outbox_shipper_delivery_errors_total{kind=\"MALFORMED_EVENT\"} 1");
+	consume_first(f, "dlq", &r);
+	assert_string_equal(r.value, message);
+	expect_header(&r, "id=(null)");
+	expect_header(&r, "outbox_commit_lsn=0/200");
+	expect_header(&r, "outbox_error=\"id\" must be a string at byte 12");
+	expect_header(&r, "outbox_error_code=MALFORMED_EVENT");
+}
+
 int
 main(void)
 {
@@ -240,6 +570,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_retriable_errors_are_retried, setup_stop, teardown),
 		cmocka_unit_test_setup_teardown(test_permanent_error_stops, setup_stop, teardown),
 		cmocka_unit_test_setup_teardown(test_permanent_error_dead_letters, setup_dead_letter, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_error_not_dead_lettered, setup_dead_letter, teardown),
+		cmocka_unit_test_setup_teardown(test_topic_metadata_error_retried, setup_dead_letter, teardown),
+		cmocka_unit_test_setup_teardown(test_unauthenticated_dead_lettered, setup_stop, teardown),
+		cmocka_unit_test_setup_teardown(test_unauthenticated_dropped, setup_stop_no_dead_letter_topic, teardown),
+		cmocka_unit_test_setup_teardown(test_unauthenticated_dead_letter_refused, setup_dead_letter, teardown),
+		cmocka_unit_test_setup_teardown(test_too_large_stops, setup_stop, teardown),
+		cmocka_unit_test_setup_teardown(test_too_large_dead_lettered, setup_dead_letter, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_reason_stops, setup_stop, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_dead_lettered, setup_dead_letter, teardown),
 		cmocka_unit_test_setup_teardown(test_broker_down_confirms_nothing, setup_stop, teardown),
 		cmocka_unit_test_setup_teardown(test_fatal_error_stops, setup_stop, teardown),
 	};

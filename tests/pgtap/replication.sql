@@ -65,7 +65,10 @@ SELECT is((SELECT count(*) FROM outbox.events WHERE event_type = 'old'), 0::bigi
 		  'purge deletes every event older than older_than, 10 at a time');
 
 -- Without outbox_pg in output_plugin_libraries, Debian's PostgreSQL refuses
--- the plugin to roles that are not superusers.
+-- the plugin to roles that are not superusers.  (A Debian setting: other
+-- builds may not have it.)
+SELECT current_setting('output_plugin_libraries', true) IS NOT NULL AS has_plugin_list \gset
+\if :has_plugin_list
 SET output_plugin_libraries = 'pgoutput, test_decoding';
 SET ROLE outbox_tap_shipper;
 SELECT throws_like($$SELECT pg_create_logical_replication_slot('tap_refused', 'outbox_pg')$$,
@@ -73,6 +76,9 @@ SELECT throws_like($$SELECT pg_create_logical_replication_slot('tap_refused', 'o
 RESET ROLE;
 RESET output_plugin_libraries;
 -- (The refused slot's leftover goes away with this session.)
+\else
+SELECT skip('this server has no output_plugin_libraries setting', 1);
+\endif
 
 SELECT * FROM finish();
 

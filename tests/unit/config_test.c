@@ -130,6 +130,9 @@ test_errors(void **state)
 		{{"-b", "k", "--on-permanent-error=retry"}, "must be stop or dead-letter"},
 		{{"-b", "k", "-t", "x.{aggregateType}"}, "unknown placeholder"},
 		{{"-d", "x"}, "no Kafka brokers"},
+		{{"-b", "k", "-X", "enable.idempotence=false"}, "-X: enable.idempotence=false lets retries reorder the events of an aggregate"},
+		{{"-b", "k", "-X", "enable.idempotence=FALSE"}, "enable.idempotence=FALSE lets retries reorder"},
+		{{"-b", "k", "-X", "enable.idempotence=0"}, "enable.idempotence=0 lets retries reorder"},
 	};
 	size_t i;
 
@@ -255,6 +258,65 @@ test_secret_long_name(void **state)
 	assert_false(config_is_secret(name));
 }
 
+/*
+ * enable.idempotence=false is refused unless one request in flight per
+ * broker keeps the order; the last setting of each property counts, from
+ * flags or the environment.
+ */
+static void
+test_ordering(void **state)
+{
+	static const struct
+	{
+		const char *args[7];
+		const char *env;
+		const char *error; /* NULL: accepted */
+	} cases[] = {
+		{{"-X", "enable.idempotence=false", "-X", "max.in.flight.requests.per.connection=1"}, NULL, NULL},
+		{{"-X", "max.in.flight=1", "-X", "enable.idempotence=f"}, NULL, NULL},
+		{{"-X", "enable.idempotence=false", "-X", "enable.idempotence=true"}, NULL, NULL},
+		{{"-X", "enable.idempotence=true"}, NULL, NULL},
+		{{"-X", "max.in.flight.requests.per.connection=5"}, NULL, NULL},
+		{{"-X", "enable.idempotence=true", "-X", "enable.idempotence=false"}, NULL, "-X: enable.idempotence=false lets retries reorder"},
+		{{"-X", "enable.idempotence=false", "-X", "max.in.flight=1", "-X", "max.in.flight.requests.per.connection=5"}, NULL, "enable.idempotence=false"},
+		{{"-X", "enable.idempotence=false", "-X", "max.in.flight.requests.per.connection=2"}, NULL, "also set max.in.flight.requests.per.connection=1 (one request in flight per broker keeps the order)"},
+		{{NULL}, "OUTBOX_KAFKA_ENABLE_IDEMPOTENCE=false", "OUTBOX_KAFKA_ENABLE_IDEMPOTENCE: enable.idempotence=false lets retries reorder"},
+		{{"-X", "max.in.flight.requests.per.connection=1"}, "OUTBOX_KAFKA_ENABLE_IDEMPOTENCE=0", NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char *argv[10] = {"outbox-shipper", "-b", "k"};
+		char *envp[] = {(char *) cases[i].env, NULL};
+		int argc = 3;
+		ShipperConfig c;
+		char err[512] = "";
+		int rc;
+
+		while (cases[i].args[argc - 3])
+		{
+			argv[argc] = (char *) cases[i].args[argc - 3];
+			argc++;
+		}
+		rc = config_parse(argc, argv, envp, &c, err, sizeof(err));
+		if (cases[i].error == NULL)
+		{
+			if (rc != 0)
+				fail_msg("case %zu: want it accepted, have \"%s\"", i, err);
+			config_free(&c);
+			continue;
+		}
+		if (rc == 0)
+		{
+			config_free(&c);
+			fail_msg("case %zu: accepted, want \"%s\"", i, cases[i].error);
+		}
+		if (strstr(err, cases[i].error) == NULL)
+			fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, err, cases[i].error);
+	}
+}
+
 static void
 test_help_needs_nothing(void **state)
 {
@@ -282,6 +344,7 @@ main(void)
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_secret_long_name),
 		cmocka_unit_test(test_help_needs_nothing),
+		cmocka_unit_test(test_ordering),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -280,6 +280,64 @@ test_optional_keys(void **state)
 	event_free(&e);
 }
 
+/* The flags and the rejected events of docs/format.md (hostile input). */
+static void
+test_flagged_and_rejected(void **state)
+{
+	static const char generated[] =
+		"{\"v\":1,\"id\":\"0/1A2B3C8:2\",\"id_generated\":true,\"aggregate_type\":\"order\","
+		"\"aggregate_id\":\"1\",\"event_type\":\"x\",\"payload\":{},\"headers\":null,"
+		"\"headers_invalid\":true,\"created_at\":null,\"commit_lsn\":\"0/1A2B3C8\",\"seq\":2}";
+	static const char forged[] =
+		"{\"v\":1,\"id\":\"0/1A2B3C8:0\",\"id_generated\":true,\"aggregate_type\":null,"
+		"\"aggregate_id\":null,\"event_type\":null,\"payload\":\"x\",\"headers\":null,\"created_at\":null,"
+		"\"rejected\":\"unauthenticated\",\"size\":1,\"commit_lsn\":\"0/1A2B3C8\",\"xid\":751,"
+		"\"commit_time\":\"2026-11-22T12:00:00.124001Z\",\"seq\":0,\"last\":true,\"end_lsn\":\"0/1A2B400\"}";
+	static const char too_large[] =
+		"{\"v\":1,\"id\":\"7\",\"aggregate_type\":\"order\",\"aggregate_id\":\"9\",\"event_type\":\"big\","
+		"\"payload\":null,\"headers\":null,\"created_at\":\"2026-11-22T12:00:00Z\","
+		"\"rejected\":\"too_large\",\"size\":10485760,\"commit_lsn\":\"0/10\",\"seq\":4}";
+	static const char unknown_reason[] =
+		"{\"v\":1,\"id\":\"8\",\"aggregate_type\":null,\"aggregate_id\":null,\"event_type\":null,"
+		"\"payload\":null,\"headers\":null,\"created_at\":null,\"rejected\":\"a reason from the future\","
+		"\"commit_lsn\":\"0/10\",\"seq\":5}";
+	ShipperEvent e = parse_ok("generated id", generated, strlen(generated));
+
+	(void) state;
+	EXPECT_STR("generated id", "0/1A2B3C8:2", e.id);
+	assert_true(e.id_generated);
+	assert_true(e.headers_invalid);
+	assert_int_equal(0, e.nheaders);
+	assert_null(e.rejected);
+	assert_false(e.has_size);
+	event_free(&e);
+
+	e = parse_ok("forged", forged, strlen(forged));
+	EXPECT_STR("rejected", "unauthenticated", e.rejected);
+	assert_true(e.has_size);
+	EXPECT_U64("size", 1, e.size);
+	assert_true(e.id_generated);
+	assert_false(e.headers_invalid);
+	EXPECT_BYTES("payload", "\"x\"", 3, e.payload, e.payload_len);
+	EXPECT_U64("end_lsn", 0x1A2B400, e.end_lsn);
+	assert_true(e.last);
+	event_free(&e);
+
+	e = parse_ok("too large", too_large, strlen(too_large));
+	EXPECT_STR("rejected", "too_large", e.rejected);
+	EXPECT_U64("size", 10485760, e.size);
+	EXPECT_STR("id", "7", e.id);
+	assert_false(e.id_generated);
+	assert_true(e.payload_null);
+	EXPECT_U64("seq", 4, e.seq);
+	event_free(&e);
+
+	e = parse_ok("unknown reason", unknown_reason, strlen(unknown_reason));
+	EXPECT_STR("rejected", "a reason from the future", e.rejected);
+	assert_false(e.has_size);
+	event_free(&e);
+}
+
 typedef struct ErrorCase
 {
 	const char *name;
@@ -334,6 +392,14 @@ static const ErrorCase errors[] = {
 	{"mismatched bracket", HEAD ",\"payload\":[1}" MID LAST, "expected ']'"},
 	{"missing colon", "{\"v\" 1}", "expected ':'"},
 	{"bare word", HEAD ",\"payload\":nul" MID LAST, "invalid literal"},
+	{"id_generated false", "{\"v\":1,\"id\":\"1\",\"id_generated\":false}", "\"id_generated\" must be true when present"},
+	{"headers_invalid with headers", HEAD ",\"payload\":1,\"headers\":{\"a\":\"b\"},\"headers_invalid\":true,\"created_at\":null,\"commit_lsn\":\"0/1\"" LAST, "\"headers_invalid\" is set but the headers are not null"},
+	{"headers_invalid false", HEAD ",\"payload\":1,\"headers\":null,\"headers_invalid\":0", "\"headers_invalid\" must be true when present"},
+	{"rejected null", HEAD ",\"payload\":1,\"headers\":null,\"created_at\":null,\"rejected\":null", "\"rejected\" must be a string"},
+	{"rejected number", HEAD ",\"payload\":1,\"headers\":null,\"created_at\":null,\"rejected\":1", "\"rejected\" must be a string"},
+	{"size without rejected", HEAD ",\"payload\":1,\"headers\":null,\"created_at\":null,\"size\":3,\"commit_lsn\":\"0/1\"" LAST, "\"size\" on an event that is not rejected"},
+	{"size negative", HEAD ",\"payload\":1,\"headers\":null,\"created_at\":null,\"rejected\":\"too_large\",\"size\":-3", "expected an unsigned integer"},
+	{"size string", HEAD ",\"payload\":1,\"headers\":null,\"created_at\":null,\"rejected\":\"too_large\",\"size\":\"3\"", "expected an unsigned integer"},
 	{"non-string key in payload", HEAD ",\"payload\":{1:2}" MID LAST, "expected a string"},
 };
 
@@ -417,6 +483,106 @@ test_commit_time(void **state)
 	}
 }
 
+typedef struct RecoverCase
+{
+	const char *name;
+	const char *json;
+	unsigned long long commit_lsn;
+	unsigned long long seq;
+	bool last;
+	unsigned long long end_lsn;
+	const char *error; /* NULL: recovered; else a substring of the error */
+} RecoverCase;
+
+#define TAIL ",\"commit_lsn\":\"0/1A2B3C8\",\"xid\":751,\"commit_time\":\"2026-11-22T12:00:00.124001Z\",\"seq\":3,\"last\":true,\"end_lsn\":\"0/1A2B400\"}"
+
+/*
+ * What old plugins wrote for messages they could not read, and what a
+ * buggy one might: the position fields come back whatever came before them.
+ */
+static const RecoverCase recover_cases[] = {
+	{"id null (plugins before issue 9)",
+	 "{\"v\":1,\"id\":null,\"aggregate_type\":null,\"aggregate_id\":null,\"event_type\":null,"
+	 "\"payload\":\"x\",\"payload_invalid\":true,\"headers\":null,\"created_at\":null" TAIL,
+	 0x1A2B3C8, 3, true, 0x1A2B400, NULL},
+	{"not last", "{\"v\":1,\"id\":null,\"commit_lsn\":\"0/5\",\"seq\":0}", 5, 0, false, 0, NULL},
+	{"no xid nor commit_time", "{\"v\":1,\"x\":[,\"commit_lsn\":\"1/0\",\"seq\":4294967296,\"last\":true,\"end_lsn\":\"1/30\"}",
+	 UINT64_C(0x100000000), UINT64_C(4294967296), true, UINT64_C(0x100000030), NULL},
+	{"garbage before", "\xff\xfe{{{\"\\" TAIL, 0x1A2B3C8, 3, true, 0x1A2B400, NULL},
+	{"a forged position earlier is ignored",
+	 "{\"v\":1,\"id\":7,\"commit_lsn\":\"F/0\",\"seq\":0,\"last\":true,\"end_lsn\":\"F/10\",\"oops\":1" TAIL,
+	 0x1A2B3C8, 3, true, 0x1A2B400, NULL},
+	{"invalid UTF-8 hex in payload",
+	 "{\"v\":1,\"id\":null,\"payload\":\"\\\\xff00\",\"payload_invalid\":true" TAIL,
+	 0x1A2B3C8, 3, true, 0x1A2B400, NULL},
+	{"empty", "", 0, 0, false, 0, "no \"commit_lsn\" key in the message"},
+	{"no position", "{\"v\":1,\"id\":null}", 0, 0, false, 0, "no \"commit_lsn\" key in the message"},
+	{"only at the start", "{\"commit_lsn\":\"0/1\",\"seq\":0}", 0, 0, false, 0, "no \"commit_lsn\" key in the message"},
+	{"bad LSN", "{\"v\":1,\"commit_lsn\":\"0/zz\",\"seq\":0}", 0, 0, false, 0, "\"commit_lsn\" is not an LSN"},
+	{"no seq", "{\"v\":1,\"commit_lsn\":\"0/1\",\"xid\":1}", 0, 0, false, 0, "no \"seq\""},
+	{"last without end_lsn", "{\"v\":1,\"commit_lsn\":\"0/1\",\"seq\":0,\"last\":true}", 0, 0, false, 0, "\"last\" without \"end_lsn\""},
+	{"end_lsn without last", "{\"v\":1,\"commit_lsn\":\"0/1\",\"seq\":0,\"end_lsn\":\"0/2\"}", 0, 0, false, 0, "\"end_lsn\" without \"last\""},
+	{"out of order", "{\"v\":1,\"commit_lsn\":\"0/1\",\"last\":true,\"seq\":0,\"end_lsn\":\"0/2\"}", 0, 0, false, 0, "\"seq\" where the plugin writes only the position keys, in order"},
+	{"repeated", "{\"v\":1,\"commit_lsn\":\"0/1\",\"seq\":0,\"seq\":1}", 0, 0, false, 0, "\"seq\" where the plugin writes only the position keys"},
+	{"another key after", "{\"v\":1,\"commit_lsn\":\"0/1\",\"seq\":0,\"payload\":1}", 0, 0, false, 0, "\"payload\" where the plugin writes only the position keys"},
+	{"truncated", "{\"v\":1,\"commit_lsn\":\"0/1\",\"seq\":0,\"last\":tr", 0, 0, false, 0, "\"last\" must be true when present"},
+	{"no closing brace", "{\"v\":1,\"commit_lsn\":\"0/1\",\"seq\":0", 0, 0, false, 0, "expected '}', found the end"},
+	{"bytes after", "{\"v\":1,\"commit_lsn\":\"0/1\",\"seq\":0}}", 0, 0, false, 0, "unexpected bytes after the position keys at byte 34"},
+};
+
+static void
+test_recover_position(void **state)
+{
+	size_t i;
+
+	(void) state;
+	for (i = 0; i < sizeof(recover_cases) / sizeof(recover_cases[0]); i++)
+	{
+		const RecoverCase *c = &recover_cases[i];
+		size_t len = strlen(c->json);
+		char *exact = malloc(len + 1);
+		EventPosition pos;
+		char errstr[512] = "";
+		int rc;
+
+		/* Without a terminator, so ASan sees any overread. */
+		memcpy(exact, c->json, len);
+		rc = event_recover_position(exact, len, &pos, errstr, sizeof(errstr));
+		free(exact);
+		if (c->error != NULL)
+		{
+			if (rc == 0)
+				fail_msg("%s: recovered, want an error with \"%s\"", c->name, c->error);
+			EXPECT_CONTAINS(c->name, c->error, errstr);
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("%s: %s", c->name, errstr);
+		EXPECT_U64(c->name, c->commit_lsn, pos.commit_lsn);
+		EXPECT_U64(c->name, c->seq, pos.seq);
+		assert_true(pos.last == c->last);
+		EXPECT_U64(c->name, c->end_lsn, pos.end_lsn);
+	}
+}
+
+/* Whatever event_parse accepts, recovery reads the same position. */
+static void
+test_recover_agrees_with_parse(void **state)
+{
+	ShipperEvent e = parse_ok("real", real_event, strlen(real_event));
+	EventPosition pos;
+	char errstr[256];
+
+	(void) state;
+	assert_int_equal(0, event_recover_position(real_event, strlen(real_event), &pos, errstr, sizeof(errstr)));
+	EXPECT_U64("commit_lsn", e.commit_lsn, pos.commit_lsn);
+	EXPECT_U64("seq", e.seq, pos.seq);
+	assert_true(e.last == pos.last);
+	EXPECT_U64("end_lsn", e.end_lsn, pos.end_lsn);
+	EXPECT_U64("commit_time", (uint64_t) e.commit_time_usec, (uint64_t) pos.commit_time_usec);
+	event_free(&e);
+}
+
 int
 main(void)
 {
@@ -431,6 +597,9 @@ main(void)
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_optional_keys),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_flagged_and_rejected),
+		cmocka_unit_test(test_recover_position),
+		cmocka_unit_test(test_recover_agrees_with_parse),
 	};
 
 	return cmocka_run_group_tests_name("event", tests, NULL, NULL);

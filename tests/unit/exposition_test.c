@@ -69,6 +69,8 @@ test_values(void **state)
 	labels_add(&v.shipped, "outbox.event.customer", 3, 90);
 	labels_add(&v.delivery_errors, "MSG_SIZE_TOO_LARGE", 1, 0);
 	labels_add(&v.client_errors, "_ALL_BROKERS_DOWN", 2, 0);
+	labels_add(&v.rejected, "unauthenticated", 4, 0);
+	labels_add(&v.rejected, "too_large", 1, 0);
 	text = render(&v);
 
 	expect_line(text, "outbox_shipper_build_info{version=\"0.1.0\",librdkafka=\"2.0.2\",libpq=\"15.20\"} 1");
@@ -81,6 +83,9 @@ test_values(void **state)
 	expect_line(text, "outbox_shipper_events_shipped_total{topic=\"outbox.event.order\"} 7");
 	expect_line(text, "outbox_shipper_bytes_shipped_total{topic=\"outbox.event.order\"} 700");
 	expect_line(text, "outbox_shipper_events_dead_lettered_total 1");
+	expect_line(text, "# TYPE outbox_shipper_events_rejected_total counter");
+	expect_line(text, "outbox_shipper_events_rejected_total{reason=\"too_large\"} 1");
+	expect_line(text, "outbox_shipper_events_rejected_total{reason=\"unauthenticated\"} 4");
 	expect_line(text, "outbox_shipper_inflight_events 3");
 	expect_line(text, "outbox_shipper_inflight_bytes 4096");
 	expect_line(text, "outbox_shipper_confirmed_lsn 23804416");
@@ -103,6 +108,7 @@ test_values(void **state)
 	labels_free(&v.shipped);
 	labels_free(&v.delivery_errors);
 	labels_free(&v.client_errors);
+	labels_free(&v.rejected);
 }
 
 /* Before anything is known, no made-up samples. */
@@ -120,6 +126,8 @@ test_nothing_known_yet(void **state)
 	expect_line(text, "outbox_shipper_reconnects_total 0");
 	expect_line(text, "# TYPE outbox_shipper_events_shipped_total counter");
 	expect_no(text, "outbox_shipper_events_shipped_total{");
+	expect_line(text, "# TYPE outbox_shipper_events_rejected_total counter");
+	expect_no(text, "outbox_shipper_events_rejected_total{");
 	expect_no(text, "outbox_shipper_kafka_reachable");
 	expect_no(text, "outbox_shipper_confirmed_lsn");
 	expect_no(text, "outbox_shipper_slot_lag_bytes");

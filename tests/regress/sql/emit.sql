@@ -23,14 +23,15 @@ SELECT outbox.emit('a', NULL, 'x', '{}');
 SELECT outbox.emit('a', '1', NULL, '{}');
 
 -- Messages with the outbox_pg prefix that outbox.emit() did not write are
--- still shipped, flagged, rather than dropped or failing the slot.
+-- rejected events (docs/format.md), rather than events, lost, or an error
+-- that would stop the slot.
 SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg', 'not an event');
 SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg',
 	'"aggregate_type":"a","id":"1","aggregate_id":"b","event_type":"c","payload":1,"headers":null,"created_at":null');
 SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg', '"id":"1"},{"x":1');
 SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg', '\x00ff41'::bytea);
 SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg', repeat('[', 5000));
--- A well-formed one is taken as it is.
+-- A well-formed one is rejected too: only outbox.emit()'s are signed.
 SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg',
 	'"id":"m1","aggregate_type":"a","aggregate_id":"b","event_type":"c","payload":{"p":1},"headers":null,"created_at":null');
 -- Non-transactional messages and other prefixes are not events.
