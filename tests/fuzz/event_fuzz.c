@@ -8,9 +8,15 @@
  * on without checking again: the invariants below are what kafka.c,
  * tracker.c and main.c assume.  A failed parse must leave nothing to free
  * and a NUL-terminated error.
+ *
+ * event_recover_position reads the same bytes from their end: when both
+ * succeed they must agree, and whatever comes before them, the position
+ * keys exactly as the plugin writes them must be read back as written.
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
@@ -112,6 +118,9 @@ check_event(const ShipperEvent *e, const char *json, size_t len)
 {
 	FUZZ_CHECK(e->id != NULL);
 	check_string(e->id, e->id_len);
+	FUZZ_CHECK(!e->headers_invalid || e->nheaders == 0);
+	FUZZ_CHECK(!e->has_size || e->rejected != NULL);
+	FUZZ_CHECK(e->has_size || e->size == 0);
 	check_string(e->aggregate_type, e->aggregate_type_len);
 	check_string(e->aggregate_id, e->aggregate_id_len);
 	check_string(e->event_type, e->event_type_len);
@@ -128,25 +137,120 @@ check_event(const ShipperEvent *e, const char *json, size_t len)
 	check_topic(e);
 }
 
+static bool
+same_position(const EventPosition *a, const EventPosition *b)
+{
+	return a->commit_lsn == b->commit_lsn && a->seq == b->seq &&
+		   a->last == b->last && a->end_lsn == b->end_lsn &&
+		   a->commit_time_usec == b->commit_time_usec;
+}
+
+/* Recovers the position of any bytes; on success it is self-consistent. */
+static int
+recover(const char *json, size_t len, EventPosition *position)
+{
+	EventPosition zero;
+	char errstr[512];
+
+	memset(errstr, 'x', sizeof(errstr));
+	if (event_recover_position(json, len, position, errstr, sizeof(errstr)) != 0)
+	{
+		memset(&zero, 0, sizeof(zero));
+		FUZZ_CHECK(memcmp(position, &zero, sizeof(zero)) == 0);
+		FUZZ_CHECK(memchr(errstr, '\0', sizeof(errstr)) != NULL);
+		FUZZ_CHECK(errstr[0] != '\0');
+		return -1;
+	}
+	FUZZ_CHECK(position->last || position->end_lsn == 0);
+	FUZZ_CHECK(len > 0 && json[len - 1] == '}');
+	FUZZ_CHECK(memmem(json, len, ",\"commit_lsn\":", 14) != NULL);
+	return 0;
+}
+
+/*
+ * The input, then the position keys as the plugin writes them (without
+ * commit_time, which the plugin may leave out): read back exactly.
+ */
+static void
+check_written_position(const char *json, size_t len, const EventPosition *want)
+{
+	char lsn[LSN_TEXT_SIZE];
+	char end[LSN_TEXT_SIZE];
+	char tail[160];
+	int tail_len;
+	char *message;
+	EventPosition have;
+
+	lsn_format(want->commit_lsn, lsn);
+	lsn_format(want->end_lsn, end);
+	if (want->last)
+		tail_len = snprintf(tail, sizeof(tail),
+							",\"commit_lsn\":\"%s\",\"xid\":751,\"seq\":%llu,\"last\":true,\"end_lsn\":\"%s\"}",
+							lsn, want->seq, end);
+	else
+		tail_len = snprintf(tail, sizeof(tail), ",\"commit_lsn\":\"%s\",\"seq\":%llu}",
+							lsn, want->seq);
+	FUZZ_CHECK(tail_len > 0 && (size_t) tail_len < sizeof(tail));
+	message = malloc(len + (size_t) tail_len);
+	FUZZ_CHECK(message != NULL);
+	memcpy(message, json, len);
+	memcpy(message + len, tail, (size_t) tail_len);
+	FUZZ_CHECK(recover(message, len + (size_t) tail_len, &have) == 0);
+	FUZZ_CHECK(same_position(&have, want));
+	free(message);
+}
+
+/* Positions for bytes that are not an event: from the bytes themselves. */
+static void
+position_from_bytes(const uint8_t *data, size_t size, EventPosition *position)
+{
+	uint64_t words[2] = {0, 0};
+
+	memcpy(words, data, size < sizeof(words) ? size : sizeof(words));
+	memset(position, 0, sizeof(*position));
+	position->commit_lsn = words[0];
+	position->seq = words[1];
+	position->last = size % 2 == 1;
+	position->end_lsn = position->last ? words[0] ^ words[1] : 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *json = (const char *) data;
 	ShipperEvent event;
 	ShipperEvent zero;
+	EventPosition parsed;
+	EventPosition recovered;
 	char errstr[512];
+	int rc;
 
 	memset(errstr, 'x', sizeof(errstr));
-	if (event_parse(json, size, &event, errstr, sizeof(errstr)) == 0)
+	rc = event_parse(json, size, &event, errstr, sizeof(errstr));
+	if (rc == 0)
 	{
 		check_event(&event, json, size);
+		memset(&parsed, 0, sizeof(parsed));
+		parsed.commit_lsn = event.commit_lsn;
+		parsed.seq = event.seq;
+		parsed.last = event.last;
+		parsed.end_lsn = event.end_lsn;
+		parsed.commit_time_usec = event.commit_time_usec;
 		event_free(&event);
-		return 0;
+		if (recover(json, size, &recovered) == 0)
+			FUZZ_CHECK(same_position(&recovered, &parsed));
+		parsed.commit_time_usec = 0;
 	}
-	/* Nothing left to free, and one readable error. */
-	memset(&zero, 0, sizeof(zero));
-	FUZZ_CHECK(memcmp(&event, &zero, sizeof(event)) == 0);
-	FUZZ_CHECK(memchr(errstr, '\0', sizeof(errstr)) != NULL);
-	FUZZ_CHECK(errstr[0] != '\0');
+	else
+	{
+		/* Nothing left to free, and one readable error. */
+		memset(&zero, 0, sizeof(zero));
+		FUZZ_CHECK(memcmp(&event, &zero, sizeof(event)) == 0);
+		FUZZ_CHECK(memchr(errstr, '\0', sizeof(errstr)) != NULL);
+		FUZZ_CHECK(errstr[0] != '\0');
+		(void) recover(json, size, &recovered);
+		position_from_bytes(data, size, &parsed);
+	}
+	check_written_position(json, size, &parsed);
 	return 0;
 }
