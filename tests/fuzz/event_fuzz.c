@@ -137,12 +137,17 @@ check_event(const ShipperEvent *e, const char *json, size_t len)
 	check_topic(e);
 }
 
+/*
+ * Recovery reads commit_time only where the plugin writes it, after
+ * commit_lsn; event_parse takes the keys in any order.
+ */
 static bool
-same_position(const EventPosition *a, const EventPosition *b)
+same_position(const EventPosition *recovered, const EventPosition *want)
 {
-	return a->commit_lsn == b->commit_lsn && a->seq == b->seq &&
-		   a->last == b->last && a->end_lsn == b->end_lsn &&
-		   a->commit_time_usec == b->commit_time_usec;
+	return recovered->commit_lsn == want->commit_lsn && recovered->seq == want->seq &&
+		   recovered->last == want->last && recovered->end_lsn == want->end_lsn &&
+		   (recovered->commit_time_usec == want->commit_time_usec ||
+			recovered->commit_time_usec == 0);
 }
 
 /* Recovers the position of any bytes; on success it is self-consistent. */
