@@ -221,18 +221,41 @@ append_int(StringInfo out, int64 value)
 	appendBinaryStringInfo(out, buf, len);
 }
 
+/* Writes value in decimal, zero-padded to at least width digits. */
+static char *
+put_padded(char *p, unsigned value, int width)
+{
+	char digits[10];
+	int n = 0;
+
+	do
+	{
+		digits[n++] = '0' + value % 10;
+		value /= 10;
+	} while (value != 0);
+	while (width-- > n)
+		*p++ = '0';
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
 /*
- * Appends a timestamp as a JSON string in ISO 8601 form.  With utc, the
+ * Appends a timestamp as a JSON string in RFC 3339 form.  With utc, the
  * value is a timestamptz and is written in UTC with a "Z"; without, it is a
  * timestamp and is written as stored.  The result never depends on the
- * session's DateStyle or TimeZone.
+ * session's DateStyle or TimeZone.  RFC 3339 has the years 0000 to 9999;
+ * others are written as ISO 8601 expanded years, with a sign: 44 BC is
+ * -0043 (astronomical numbering, where 1 BC is 0000), 294276 is +294276.
  */
 static void
 append_timestamp(StringInfo out, Timestamp ts, bool utc)
 {
 	struct pg_tm tm;
 	fsec_t fsec;
-	char buf[MAXDATELEN + 1];
+	char buf[48];
+	char *p = buf;
+	int year;
 
 	if (TIMESTAMP_NOT_FINITE(ts))
 	{
@@ -245,12 +268,35 @@ append_timestamp(StringInfo out, Timestamp ts, bool utc)
 		appendStringInfoString(out, "null");
 		return;
 	}
-	EncodeDateTime(&tm, fsec, false, 0, NULL, USE_XSD_DATES, buf);
-	appendStringInfoCharMacro(out, '"');
-	appendStringInfoString(out, buf);
+	*p++ = '"';
+	year = tm.tm_year;
+	if (year < 0)
+		*p++ = '-';
+	else if (year > 9999)
+		*p++ = '+';
+	p = put_padded(p, year < 0 ? -year : year, 4);
+	*p++ = '-';
+	p = put_padded(p, tm.tm_mon, 2);
+	*p++ = '-';
+	p = put_padded(p, tm.tm_mday, 2);
+	*p++ = 'T';
+	p = put_padded(p, tm.tm_hour, 2);
+	*p++ = ':';
+	p = put_padded(p, tm.tm_min, 2);
+	*p++ = ':';
+	p = put_padded(p, tm.tm_sec, 2);
+	if (fsec != 0)
+	{
+		/* microseconds, without trailing zeros */
+		*p++ = '.';
+		p = put_padded(p, fsec, 6);
+		while (p[-1] == '0')
+			p--;
+	}
 	if (utc)
-		appendStringInfoCharMacro(out, 'Z');
-	appendStringInfoCharMacro(out, '"');
+		*p++ = 'Z';
+	*p++ = '"';
+	appendBinaryStringInfo(out, buf, p - buf);
 }
 
 void
@@ -336,11 +382,11 @@ append_string_value(StringInfo out, const OutboxValue *v)
 
 /*
  * Scans JSON text, copying it to out (when not NULL) without the whitespace
- * outside strings, and returns the deepest nesting seen.  The copy is valid
- * JSON only when the input is.
+ * outside strings; sets *compact_len to the length of that copy and returns
+ * the deepest nesting seen.  The copy is valid JSON only when the input is.
  */
 static int
-json_compact(StringInfo out, const char *json, int len)
+json_scan(StringInfo out, const char *json, int len, int *compact_len)
 {
 	const char *end = json + len;
 	const char *run = json;
@@ -348,10 +394,7 @@ json_compact(StringInfo out, const char *json, int len)
 	bool in_string = false;
 	int depth = 0;
 	int max_depth = 0;
-
-	/* The copy is never longer than the text. */
-	if (out && !has_room(out, len))
-		out = NULL;
+	int removed = 0;
 
 	for (p = json; p < end; p++)
 	{
@@ -386,12 +429,34 @@ json_compact(StringInfo out, const char *json, int len)
 				if (out)
 					appendBinaryStringInfo(out, run, p - run);
 				run = p + 1;
+				removed++;
 				break;
 		}
 	}
 	if (out)
 		appendBinaryStringInfo(out, run, end - run);
+	*compact_len = len - removed;
 	return max_depth;
+}
+
+/*
+ * json_scan() into out, unless the copy would take the event past its
+ * limit.  Returns the deepest nesting.
+ */
+static int
+json_compact(StringInfo out, const char *json, int len)
+{
+	int compact_len;
+
+	/* Only whitespace goes: measure the copy first when the text may not fit. */
+	if (out && (Size) out->len + len > format_limit)
+	{
+		int depth = json_scan(NULL, json, len, &compact_len);
+
+		if (!has_room(out, compact_len))
+			return depth;
+	}
+	return json_scan(out, json, len, &compact_len);
 }
 
 static bool
@@ -556,12 +621,37 @@ append_generated_id(StringInfo out, XLogRecPtr commit_lsn, uint64 seq)
  * other JSON value (a jsonb array, a json scalar, text of a column whose
  * type was altered) is written as null and flagged.
  */
+static bool
+headers_are_object(const OutboxValue *v)
+{
+	const char *p;
+	const char *end;
+	text *t;
+
+	if (v->kind == OUTBOX_KIND_JSONB)
+		return JB_ROOT_IS_OBJECT(DatumGetJsonbP(v->value));
+	if (v->kind != OUTBOX_KIND_JSON && v->kind != OUTBOX_KIND_TEXT)
+		return false;
+	t = DatumGetTextPP(v->value);
+	end = VARDATA_ANY(t) + VARSIZE_ANY_EXHDR(t);
+	for (p = VARDATA_ANY(t); p < end && isspace((unsigned char) *p); p++)
+		;
+	return p < end && *p == '{';
+}
+
 static void
 append_headers(StringInfo out, const OutboxValue *v)
 {
 	int start = out->len;
 
+	/* Checked before formatting: dropped headers take no room. */
+	if (!v->isnull && !headers_are_object(v))
+	{
+		appendStringInfoString(out, "null,\"headers_invalid\":true");
+		return;
+	}
 	append_json_value(out, v);
+	/* text that starts like an object but is not JSON */
 	if (format_too_large || v->isnull || out->data[start] == '{')
 		return;
 	out->len = start;

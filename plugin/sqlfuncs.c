@@ -15,6 +15,8 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xloginsert.h"
+#include "catalog/pg_control.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "replication/message.h"
@@ -93,6 +95,17 @@ log_event_message(const OutboxValue values[OUTBOX_NFIELDS],
 	outbox_sign(key, buf.data + OUTBOX_MAC_BYTES, buf.len - OUTBOX_MAC_BYTES,
 				(uint8 *) buf.data);
 	outbox_log_transactional_message(OUTBOX_MESSAGE_PREFIX, buf.data, buf.len);
+
+	/*
+	 * PostgreSQL queues a transactional message at its record's end, which
+	 * is where the next record starts: a change of another subtransaction
+	 * written right after it would tie with it, and the tie is broken either
+	 * way, so events of one transaction could ship out of order.  An empty
+	 * no-op record in between keeps every position distinct (decoding
+	 * ignores it; it costs a record header of WAL).
+	 */
+	XLogBeginInsert();
+	XLogInsert(RM_XLOG_ID, XLOG_NOOP);
 	explicit_bzero(key, sizeof(key));
 	pfree(buf.data);
 }

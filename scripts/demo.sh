@@ -59,7 +59,7 @@ tail_pid=$!
 
 echo "== starting outbox-shipper (metrics on 127.0.0.1:$metrics_port)"
 shipper/outbox-shipper -d "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" \
-	-b "$brokers" --status-interval 1 --http-listen "127.0.0.1:$metrics_port" 2>"$work/shipper.log" &
+	-b "$brokers" --create-slot --status-interval 1 --http-listen "127.0.0.1:$metrics_port" 2>"$work/shipper.log" &
 shipper_pid=$!
 deadline=$((SECONDS + 30))
 until grep -q 'streaming slot' "$work/shipper.log"; do

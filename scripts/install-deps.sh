@@ -14,6 +14,7 @@ PACKAGES=(
 	debootstrap umoci skopeo python3-venv
 	openjdk-17-jre-headless maven
 	valgrind clang-format
+	python3-hypothesis python3-psycopg2
 	clang libclang-rt-dev
 )
 

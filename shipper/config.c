@@ -94,8 +94,10 @@ config_usage(void)
 		   "PostgreSQL:\n"
 		   "  -d, --dbname=CONNINFO        connection string or URI; PG* variables apply (OUTBOX_DBNAME)\n"
 		   "  -S, --slot=NAME              replication slot (OUTBOX_SLOT, default outbox_pg)\n"
-		   "      --create-slot            create the slot if it is missing (default; OUTBOX_CREATE_SLOT=true|false)\n"
-		   "      --no-create-slot         fail if the slot is missing\n"
+		   "      --create-slot            create the slot if it is missing at this process's first\n"
+		   "                               connection, for a first start only: never after it has\n"
+		   "                               streamed (OUTBOX_CREATE_SLOT=true|false)\n"
+		   "      --no-create-slot         fail if the slot is missing (default)\n"
 		   "  -o, --option=NAME=VALUE      outbox_pg plugin option, repeatable (OUTBOX_PLUGIN_OPTIONS=a=b,c=d)\n"
 		   "      --status-interval=SECS   standby status update interval (OUTBOX_STATUS_INTERVAL, default 10)\n"
 		   "\n"
@@ -403,7 +405,12 @@ static int
 set_defaults(ShipperConfig *c, char *errstr, size_t errstr_size)
 {
 	memset(c, 0, sizeof(*c));
-	c->create_slot = true;
+	/*
+	 * A slot created where one is missing starts at the current WAL
+	 * position, so it is safe only when nothing was ever shipped: a restarted
+	 * process cannot know that, so creating is opt-in.
+	 */
+	c->create_slot = false;
 	/* Enough to keep Kafka busy; more only costs memory (docs/benchmarks.md). */
 	c->max_inflight_events = 10000;
 	c->max_inflight_bytes = 8LL * 1024 * 1024;

@@ -1,17 +1,26 @@
 /*
  * http.c
  *	  The HTTP endpoint.  libmicrohttpd runs one internal thread that
- *	  serves every connection; handlers only read Metrics (locked) and,
- *	  for readiness, ask Kafka for metadata.
+ *	  serves every connection; handlers only read Metrics (locked) and
+ *	  the last Kafka probe, so no request ever waits for anything.
  *
- * Kafka's reachability is probed with a metadata request from this thread
- * (librdkafka handles are thread-safe), at most every KAFKA_PROBE_INTERVAL
- * and with a short timeout, so frequent probes and scrapes cost Kafka
- * nothing and never touch the main loop.
+ * The endpoint must answer kubelet's probes even while clients misbehave
+ * (slow senders, many connections): otherwise a healthy shipper is
+ * restarted in a loop.  So each address may hold only a few connections,
+ * an idle one is closed after a few seconds, and a watcher thread cuts a
+ * connection whose request has not completed within REQUEST_DEADLINE
+ * (libmicrohttpd's own timeout restarts with every byte received, which a
+ * client sending a byte a second never reaches).
+ *
+ * The same watcher probes Kafka with a metadata request (librdkafka
+ * handles are thread-safe) every KAFKA_PROBE_INTERVAL; /readyz reads the
+ * cached answer, and is not ready when the answer is too old to trust (a
+ * probe hangs).
  */
 #include "http.h"
 
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +31,26 @@
 #include "clock.h"
 #include "log.h"
 
-#define KAFKA_PROBE_INTERVAL_USEC (5 * INT64_C(1000000))
+#define KAFKA_PROBE_INTERVAL_USEC (2 * INT64_C(1000000))
 #define KAFKA_PROBE_TIMEOUT_MS 1500
-#define MAX_CONNECTIONS 16
-#define CONNECTION_TIMEOUT_SECS 10
+/* An older answer is not trusted: several probes in a row did not finish. */
+#define KAFKA_PROBE_MAX_AGE_USEC (10 * INT64_C(1000000))
+#define MAX_CONNECTIONS 128
+#define PER_ADDRESS_CONNECTIONS 8
+#define IDLE_TIMEOUT_SECS 3
+#define REQUEST_DEADLINE_USEC (5 * INT64_C(1000000))
+#define WATCH_INTERVAL_MS 250
+#define MHD_LOG_INTERVAL_USEC (30 * INT64_C(1000000))
+
+/* A connection, for the request deadline; in a list under the lock. */
+typedef struct Client
+{
+	struct Client *prev;
+	struct Client *next;
+	int fd;
+	int64_t since; /* monotonic: accepted, or its last request completed */
+	bool cut;
+} Client;
 
 struct HttpServer
 {
@@ -33,8 +58,15 @@ struct HttpServer
 	Metrics *metrics;
 	Kafka *kafka;
 	int64_t stall_usec;
-	int64_t probed_at; /* monotonic_usec() of the last Kafka probe */
 	int port;
+
+	pthread_t watcher;
+	pthread_mutex_t lock; /* guards what follows */
+	pthread_cond_t wake;
+	bool stopping;
+	Client *clients;
+	int64_t probed_at; /* monotonic_usec() of the last probe's answer, 0: none */
+	int64_t mhd_logged_at; /* the last libmicrohttpd message at warning level */
 };
 
 /* Splits "host:port", "[v6]:port" or ":port"; host "" means any. */
@@ -93,17 +125,146 @@ resolve_listen(const char *listen, char *errstr, size_t errstr_size)
 	return addr;
 }
 
-/* Probes Kafka when the last probe is older than the interval. */
+/* Called with the lock held: closes connections past the deadline. */
 static void
-refresh_kafka_probe(HttpServer *server)
+cut_slow_clients(HttpServer *server, int64_t now)
 {
-	int64_t now = monotonic_usec();
+	Client *client;
 
-	if (server->probed_at != 0 && now - server->probed_at < KAFKA_PROBE_INTERVAL_USEC)
-		return;
-	metrics_set_kafka_reachable(server->metrics,
-								kafka_probe(server->kafka, KAFKA_PROBE_TIMEOUT_MS));
+	for (client = server->clients; client; client = client->next)
+	{
+		if (client->cut || now - client->since < REQUEST_DEADLINE_USEC)
+			continue;
+		/*
+		 * libmicrohttpd sees the end of the stream and closes it; the fd is
+		 * still open, as a client leaves the list before its fd is closed.
+		 */
+		shutdown(client->fd, SHUT_RDWR);
+		client->cut = true;
+		log_debug("HTTP: closed a connection whose request took over %d s",
+				  (int) (REQUEST_DEADLINE_USEC / 1000000));
+	}
+}
+
+/* Probes Kafka without the lock held (it takes up to the probe timeout). */
+static void
+probe_kafka(HttpServer *server)
+{
+	bool reachable;
+
+	pthread_mutex_unlock(&server->lock);
+	reachable = kafka_probe(server->kafka, KAFKA_PROBE_TIMEOUT_MS);
+	metrics_set_kafka_reachable(server->metrics, reachable);
+	pthread_mutex_lock(&server->lock);
 	server->probed_at = monotonic_usec();
+}
+
+/* The watcher thread: request deadlines and Kafka probes. */
+static void *
+watch(void *arg)
+{
+	HttpServer *server = arg;
+	int64_t next_probe = 0;
+	int64_t now;
+	struct timespec until;
+
+	pthread_mutex_lock(&server->lock);
+	while (!server->stopping)
+	{
+		now = monotonic_usec();
+		cut_slow_clients(server, now);
+		if (now >= next_probe)
+		{
+			probe_kafka(server);
+			next_probe = server->probed_at + KAFKA_PROBE_INTERVAL_USEC;
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += WATCH_INTERVAL_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&server->wake, &server->lock, &until);
+	}
+	pthread_mutex_unlock(&server->lock);
+	return NULL;
+}
+
+/* Tracks each connection from its accept to its close. */
+static void
+on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	HttpServer *server = cls;
+	const union MHD_ConnectionInfo *info;
+	Client *client = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (info == NULL || (client = calloc(1, sizeof(Client))) == NULL)
+			return; /* untracked: only the idle timeout applies */
+		client->fd = info->connect_fd;
+		client->since = monotonic_usec();
+		pthread_mutex_lock(&server->lock);
+		client->next = server->clients;
+		if (server->clients)
+			server->clients->prev = client;
+		server->clients = client;
+		pthread_mutex_unlock(&server->lock);
+		*socket_context = client;
+		return;
+	}
+	if (client == NULL)
+		return;
+	pthread_mutex_lock(&server->lock);
+	if (client->prev)
+		client->prev->next = client->next;
+	else
+		server->clients = client->next;
+	if (client->next)
+		client->next->prev = client->prev;
+	pthread_mutex_unlock(&server->lock);
+	free(client);
+	*socket_context = NULL;
+}
+
+/* A request completed: the next one on the connection gets its own deadline. */
+static void
+on_completed(void *cls, struct MHD_Connection *connection, void **request_state,
+			 enum MHD_RequestTerminationCode toe)
+{
+	HttpServer *server = cls;
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	Client *client = info ? info->socket_context : NULL;
+
+	(void) request_state;
+	(void) toe;
+	if (client == NULL)
+		return;
+	pthread_mutex_lock(&server->lock);
+	client->since = monotonic_usec();
+	pthread_mutex_unlock(&server->lock);
+}
+
+/* /readyz: the main loop's view, and a Kafka answer recent enough. */
+static bool
+ready(HttpServer *server, char *message, size_t size)
+{
+	int64_t probed_at;
+	int64_t age;
+
+	pthread_mutex_lock(&server->lock);
+	probed_at = server->probed_at;
+	pthread_mutex_unlock(&server->lock);
+	age = monotonic_usec() - probed_at;
+	if (probed_at != 0 && age > KAFKA_PROBE_MAX_AGE_USEC)
+	{
+		snprintf(message, size, "not ready: the last Kafka probe answered %.0f s ago",
+				 age / 1e6);
+		return false;
+	}
+	return metrics_ready(server->metrics, message, size);
 }
 
 static enum MHD_Result
@@ -143,7 +304,6 @@ serve_metrics(HttpServer *server, struct MHD_Connection *connection)
 {
 	TextBuffer text = {0};
 
-	refresh_kafka_probe(server);
 	metrics_scrape(server->metrics, &text);
 	if (text.failed)
 	{
@@ -180,26 +340,57 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url,
 	}
 	if (strcmp(url, "/readyz") == 0)
 	{
-		refresh_kafka_probe(server);
-		ok = metrics_ready(server->metrics, message, sizeof(message));
+		ok = ready(server, message, sizeof(message));
 		return respond_text(connection, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, message);
 	}
 	return respond_text(connection, MHD_HTTP_NOT_FOUND,
 						"not found: the shipper serves /metrics, /healthz and /readyz");
 }
 
+/*
+ * libmicrohttpd's messages are mostly about clients (closed early, over a
+ * limit): one warning per interval, the rest at debug level, so that
+ * hostile clients cannot flood the log.
+ */
 static void
 log_mhd(void *cls, const char *fmt, va_list args)
 {
+	HttpServer *server = cls;
 	char message[512];
 	size_t len;
+	int64_t now = monotonic_usec();
+	bool loud;
 
-	(void) cls;
 	vsnprintf(message, sizeof(message), fmt, args);
 	len = strlen(message);
 	while (len > 0 && message[len - 1] == '\n')
 		message[--len] = '\0';
-	log_warning("HTTP: %s", message);
+	pthread_mutex_lock(&server->lock);
+	loud = server->mhd_logged_at == 0 || now - server->mhd_logged_at >= MHD_LOG_INTERVAL_USEC;
+	if (loud)
+		server->mhd_logged_at = now;
+	pthread_mutex_unlock(&server->lock);
+	log_message(loud ? LOG_WARNING : LOG_DEBUG, "HTTP: %s", message);
+}
+
+/* The lock, and the watcher thread (which probes Kafka at once). */
+static int
+init_watch(HttpServer *server)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&server->lock, NULL);
+	pthread_cond_init(&server->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	if (pthread_create(&server->watcher, NULL, watch, server) != 0)
+	{
+		pthread_cond_destroy(&server->wake);
+		pthread_mutex_destroy(&server->lock);
+		return -1;
+	}
+	return 0;
 }
 
 HttpServer *
@@ -224,12 +415,22 @@ http_start(const char *listen, Metrics *metrics, Kafka *kafka,
 	server->stall_usec = (int64_t) (stall_timeout * 1e6);
 	if (addr->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (init_watch(server) != 0)
+	{
+		freeaddrinfo(addr);
+		free(server);
+		snprintf(errstr, errstr_size, "could not start the HTTP watcher thread");
+		return NULL;
+	}
 	/* The logger first, so that it also gets what the other options say. */
 	server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, server,
-									  MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+									  MHD_OPTION_EXTERNAL_LOGGER, log_mhd, server,
 									  MHD_OPTION_SOCK_ADDR, addr->ai_addr,
 									  MHD_OPTION_CONNECTION_LIMIT, (unsigned) MAX_CONNECTIONS,
-									  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) CONNECTION_TIMEOUT_SECS,
+									  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) PER_ADDRESS_CONNECTIONS,
+									  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) IDLE_TIMEOUT_SECS,
+									  MHD_OPTION_NOTIFY_CONNECTION, on_connection, server,
+									  MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
 									  MHD_OPTION_END);
 	freeaddrinfo(addr);
 	if (server->daemon == NULL)
@@ -237,7 +438,7 @@ http_start(const char *listen, Metrics *metrics, Kafka *kafka,
 		snprintf(errstr, errstr_size,
 				 "could not listen on --http-listen \"%s\" (address in use or not available?)",
 				 listen);
-		free(server);
+		http_stop(server);
 		return NULL;
 	}
 	info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -251,11 +452,20 @@ http_port(const HttpServer *server)
 	return server->port;
 }
 
+/* Stops the watcher (after at most one probe timeout), then the daemon. */
 void
 http_stop(HttpServer *server)
 {
 	if (server == NULL)
 		return;
-	MHD_stop_daemon(server->daemon);
+	pthread_mutex_lock(&server->lock);
+	server->stopping = true;
+	pthread_cond_signal(&server->wake);
+	pthread_mutex_unlock(&server->lock);
+	pthread_join(server->watcher, NULL);
+	if (server->daemon)
+		MHD_stop_daemon(server->daemon);
+	pthread_cond_destroy(&server->wake);
+	pthread_mutex_destroy(&server->lock);
 	free(server);
 }

@@ -463,19 +463,61 @@ set_defaults(rd_kafka_conf_t *conf, const ShipperConfig *config, char *errstr,
 		{"message.timeout.ms", "0"},
 		{"client.id", "outbox-shipper"},
 	};
-	char queue_size[32];
-	long long messages = config->max_inflight_events * 2 + 10000;
 	size_t i;
 
 	for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
 		if (conf_set(conf, defaults[i][0], defaults[i][1], "default", errstr, errstr_size) != 0)
 			return -1;
-	/* Room for the in-flight cap, dead-letter records and old retries. */
-	snprintf(queue_size, sizeof(queue_size), "%lld", messages > 10000000 ? 10000000 : messages);
-	if (conf_set(conf, "queue.buffering.max.messages", queue_size, "default", errstr, errstr_size) != 0)
-		return -1;
 	if (config->brokers &&
 		conf_set(conf, "bootstrap.servers", config->brokers, "--brokers", errstr, errstr_size) != 0)
+		return -1;
+	return 0;
+}
+
+static bool
+user_set(const ShipperConfig *config, const char *name)
+{
+	int i;
+
+	for (i = 0; i < config->nkafka; i++)
+		if (strcmp(config->kafka[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * librdkafka's queue, bounded by the in-flight caps unless the user sized
+ * it: the main loop keeps the caps hard (what an earlier connection left
+ * in the queue counts too), so this is what the producer holds at most.
+ * Room for one record over the byte cap (an event larger than the cap goes
+ * alone, up to message.max.bytes), and, under the dead-letter policy, for
+ * the dead-letter records a batch of refusals produces while librdkafka
+ * still holds their originals.  librdkafka counts values only, which are
+ * never larger than the events the caps count.
+ */
+static int
+set_queue_limits(rd_kafka_conf_t *conf, const Kafka *kafka, char *errstr,
+				 size_t errstr_size)
+{
+	const ShipperConfig *config = kafka->config;
+	long long factor = config->on_permanent_error == ON_ERROR_DEAD_LETTER ? 2 : 1;
+	long long bytes = config->max_inflight_bytes;
+	long long messages = config->max_inflight_events * factor;
+	long long kbytes;
+	char value[32];
+
+	if (bytes < (long long) kafka->max_message_bytes)
+		bytes = (long long) kafka->max_message_bytes;
+	kbytes = (bytes / 1024 + 1) * factor;
+	snprintf(value, sizeof(value), "%lld", messages > 10000000 ? 10000000 : messages);
+	if (!user_set(config, "queue.buffering.max.messages") &&
+		conf_set(conf, "queue.buffering.max.messages", value, "--max-inflight-events",
+				 errstr, errstr_size) != 0)
+		return -1;
+	snprintf(value, sizeof(value), "%lld", kbytes > INT32_MAX ? INT32_MAX : kbytes);
+	if (!user_set(config, "queue.buffering.max.kbytes") &&
+		conf_set(conf, "queue.buffering.max.kbytes", value, "--max-inflight-bytes",
+				 errstr, errstr_size) != 0)
 		return -1;
 	return 0;
 }
@@ -497,6 +539,8 @@ build_conf(Kafka *kafka, char *errstr, size_t errstr_size)
 			goto fail;
 	if (rd_kafka_conf_get(conf, "message.max.bytes", value, &value_size) == RD_KAFKA_CONF_OK)
 		kafka->max_message_bytes = (size_t) strtoul(value, NULL, 10);
+	if (set_queue_limits(conf, kafka, errstr, errstr_size) != 0)
+		goto fail;
 	rd_kafka_conf_set_opaque(conf, kafka);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_error);

@@ -3,11 +3,12 @@
  *	  outbox-shipper: argv, signals, and the loop that moves events from
  *	  the replication slot to Kafka.
  *
- * One thread (librdkafka's own aside): the loop reads the stream until the
- * in-flight caps are reached, hands each event to librdkafka, serves its
- * delivery reports (which feed the tracker), and sends the tracker's
- * confirmed position to PostgreSQL: on the status interval, at once when
- * the server asks, and soon after the position advances.  It sleeps in
+ * One thread (librdkafka's own aside): the loop reads the stream while the
+ * in-flight caps leave room for the next event, hands each event to
+ * librdkafka, serves its delivery reports (which feed the tracker), and
+ * sends the tracker's confirmed position to PostgreSQL: on the status
+ * interval, at once when the server asks, and soon after the position
+ * advances.  It sleeps in
  * poll() on the replication socket and librdkafka's wake-up descriptor, with
  * a timeout to the next status deadline.
  *
@@ -70,6 +71,9 @@ typedef struct Shipper
 	unsigned timeline; /* ... and its timeline */
 	bool said_duplicates;
 	bool paused;
+	/* An event read but not shipped yet: the caps had no room for it. */
+	WalMessage held;
+	bool holding;
 	Lsn sent_position; /* the position last sent to the server */
 	int64_t sent_at;
 	int64_t next_status_at;
@@ -115,6 +119,13 @@ send_status(Shipper *s, bool force)
 	int64_t now = now_usec();
 	char lsn[LSN_TEXT_SIZE];
 
+	/*
+	 * Until the server says where it is, ours may be below its position (a
+	 * takeover reads the slot before another shipper's last confirmation):
+	 * PostgreSQL 15 would move the slot back to it.
+	 */
+	if (!tracker_position_known(s->tracker))
+		return 0;
 	if (!force && now < s->next_status_at &&
 		(confirmed <= s->sent_position || now - s->sent_at < CONFIRM_MIN_INTERVAL_USEC))
 		return 0;
@@ -285,25 +296,46 @@ handle_keepalive(Shipper *s, const WalMessage *msg)
 	return RUN_CONTINUE;
 }
 
-/* Reads what the stream has buffered, up to READ_BATCH messages. */
+/* Whether the in-flight caps leave room for an event of bytes. */
+static bool
+has_room(Shipper *s, size_t bytes)
+{
+	return tracker_has_room(s->tracker, (size_t) s->config.max_inflight_events,
+							(size_t) s->config.max_inflight_bytes, bytes);
+}
+
+/*
+ * Reads what the stream has buffered, up to READ_BATCH messages.  The caps
+ * are checked before each event: one without room is held (the stream's
+ * buffer stays valid until the next read) until acknowledgements make room.
+ */
 static RunResult
 read_messages(Shipper *s, int *nread)
 {
-	WalMessage msg;
 	RunResult result = RUN_CONTINUE;
 	int rc;
 
-	for (*nread = 0; *nread < READ_BATCH && result == RUN_CONTINUE; (*nread)++)
+	for (*nread = 0; *nread < READ_BATCH && result == RUN_CONTINUE;)
 	{
-		rc = stream_read(s->stream, &msg, s->errstr, sizeof(s->errstr));
-		if (rc == 0)
+		if (!s->holding)
+		{
+			rc = stream_read(s->stream, &s->held, s->errstr, sizeof(s->errstr));
+			if (rc == 0)
+				break;
+			if (rc < 0)
+				return RUN_LOST;
+			(*nread)++;
+			if (s->held.type == WAL_MESSAGE_KEEPALIVE)
+			{
+				result = handle_keepalive(s, &s->held);
+				continue;
+			}
+			s->holding = true;
+		}
+		if (!has_room(s, s->held.data_len))
 			break;
-		if (rc < 0)
-			return RUN_LOST;
-		if (msg.type == WAL_MESSAGE_KEEPALIVE)
-			result = handle_keepalive(s, &msg);
-		else
-			result = ship_event(s, &msg);
+		s->holding = false;
+		result = ship_event(s, &s->held);
 	}
 	return result;
 }
@@ -312,8 +344,7 @@ read_messages(Shipper *s, int *nread)
 static bool
 over_caps(Shipper *s)
 {
-	bool over = tracker_inflight_events(s->tracker) >= (size_t) s->config.max_inflight_events ||
-				tracker_inflight_bytes(s->tracker) >= (size_t) s->config.max_inflight_bytes;
+	bool over = !has_room(s, s->holding ? s->held.data_len : 1);
 
 	if (over && !s->paused)
 	{
@@ -410,10 +441,34 @@ next_backoff(int backoff_ms, int max_ms)
 }
 
 /*
+ * A missing slot that must not be created: says why, and how to recover.
+ * A slot created now would start at the current WAL position, and every
+ * event committed since the last confirmed position would be lost.
+ */
+static void
+log_slot_missing(Shipper *s)
+{
+	const char *slot = s->config.slot;
+	char lsn[LSN_TEXT_SIZE];
+
+	if (s->counters.connections == 0)
+	{
+		log_error("%s HINT: Create it (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), or start the shipper with --create-slot if nothing was ever shipped from this database. After a failover, PostgreSQL 15 has no logical slot on the new primary: create it, then ship what it missed with outbox.replay(since => ...) (README, Operations).",
+				  s->errstr, slot);
+		return;
+	}
+	lsn_format(tracker_confirmed(s->tracker), lsn);
+	log_error("%s, but this shipper streamed from it (system %s, timeline %u) and confirmed up to %s: it was dropped, or the server failed over to one without it. Not creating it: a new slot starts at the current WAL position, and every event committed since %s would be lost. HINT: Create the slot (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), ship what it missed with outbox.replay(since => the commit time of the last delivered event, outbox_shipper_last_delivered_commit_timestamp_seconds, minus your longest transaction), then start the shipper again (README, Operations).",
+			  s->errstr, s->system_id, s->timeline, lsn, lsn, slot);
+}
+
+/*
  * Connects, retrying with capped backoff: for ever while the server is
  * unreachable or the slot is held by another shipper (hot standby), never
- * on a configuration error.  Returns 0 when streaming, 1 when a stop was
- * requested, -1 on a fatal error.
+ * on a configuration error.  The slot may be created only before this
+ * process ever streamed: after that a missing slot means events were lost
+ * (a drop, a failover), which a new slot would hide.  Returns 0 when
+ * streaming, 1 when a stop was requested, -1 on a fatal error.
  */
 static int
 connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
@@ -421,16 +476,21 @@ connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
 	bool said_busy = false;
 	int busy_ms = 1000;
 	char detail[256];
+	bool may_create;
 
 	while (!stop_requested)
 	{
 		tick(s);
-		switch (stream_connect(s->stream, info, s->errstr, sizeof(s->errstr)))
+		may_create = s->config.create_slot && s->counters.connections == 0;
+		switch (stream_connect(s->stream, may_create, info, s->errstr, sizeof(s->errstr)))
 		{
 			case STREAM_OK:
 				if (said_busy)
 					log_info("slot \"%s\" is free now: taking over", s->config.slot);
 				return 0;
+			case STREAM_SLOT_MISSING:
+				log_slot_missing(s);
+				return -1;
 			case STREAM_FATAL:
 				log_error("%s", s->errstr);
 				return -1;
@@ -487,12 +547,13 @@ on_connected(Shipper *s, const StreamInfo *info)
 		s->said_duplicates = true;
 	}
 	tracker_restart(s->tracker, info->slot_confirmed, same_server);
+	s->holding = false;
 	snprintf(s->system_id, sizeof(s->system_id), "%s", info->system_id);
 	s->timeline = info->timeline;
 	s->counters.connections++;
 	s->counters.server_lsn = info->server_lsn;
-	s->counters.confirmed_lsn = info->slot_confirmed;
-	s->sent_position = info->slot_confirmed;
+	s->counters.confirmed_lsn = tracker_confirmed(s->tracker);
+	s->sent_position = tracker_confirmed(s->tracker);
 	s->sent_at = 0;
 	s->next_status_at = now_usec() + status_interval_usec(s);
 	lsn_format(info->slot_confirmed, slot_lsn);
@@ -557,6 +618,7 @@ run(Shipper *s)
 			break;
 		log_warning("%s; reconnecting", s->errstr);
 		metrics_set_state(s->metrics, STATE_CONNECTING, "after a lost connection");
+		s->holding = false; /* stream_close frees its buffer */
 		stream_close(s->stream);
 		/* A connection that breaks at once must not be retried in a tight loop. */
 		if (now_usec() - started > STABLE_STREAM_USEC)

@@ -8,8 +8,10 @@
  * close.  Unlike pg_recvlogical it never confirms a position on its own:
  * the caller says what Kafka has acknowledged.
  *
- * Slots are created when missing, never dropped: dropping one loses every
- * event not yet shipped.
+ * Slots are created only when the caller allows it (main: on a first
+ * start, never after streaming), and never dropped: a slot created late
+ * starts at the current WAL position, and dropping one loses every event
+ * not yet shipped.
  */
 #include "stream.h"
 
@@ -128,7 +130,7 @@ extra_hint(const char *message, const char *hint)
 		strstr(message, "permission denied") != NULL)
 		return "The shipper's role needs the REPLICATION attribute (ALTER ROLE name REPLICATION) and a \"replication\" line in pg_hba.conf.";
 	if (strstr(message, "does not exist") != NULL && strstr(message, "replication slot") != NULL)
-		return "Create the slot, or run without --no-create-slot.";
+		return "Create the slot (SELECT pg_create_logical_replication_slot(name, 'outbox_pg')), then ship what it missed with outbox.replay(since => ...) (README, Operations).";
 	if (slot_invalidated(message))
 		return "The slot lost WAL it still needed (wal_status \"lost\", e.g. past max_slot_wal_keep_size), so its events there can never be decoded. Drop and create the slot, then ship what it missed with outbox.replay(since => ...): see the README, Operations.";
 	return NULL;
@@ -181,6 +183,59 @@ connection_error(PGconn *conn, const char **hint)
 	return STREAM_RETRY;
 }
 
+/*
+ * The server's NOTICE and WARNING messages (the plugin warns about a
+ * declared column that is gone, for one) go through our logger at their
+ * level: libpq's default prints them to stderr, which breaks JSON logs.
+ */
+static void
+on_notice(void *arg, const PGresult *res)
+{
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+	LogLevel level = LOG_INFO;
+	char text[1024];
+	char *c;
+
+	(void) arg;
+	if (severity == NULL)
+		severity = "NOTICE";
+	if (strcmp(severity, "WARNING") == 0)
+		level = LOG_WARNING;
+	else if (strcmp(severity, "DEBUG") == 0)
+		level = LOG_DEBUG;
+	if (message == NULL)
+		message = PQresultErrorMessage(res);
+	snprintf(text, sizeof(text), "PostgreSQL %s: %s%s%s%s%s", severity, message,
+			 detail ? " DETAIL: " : "", detail ? detail : "", hint ? " HINT: " : "",
+			 hint ? hint : "");
+	/* One line each, as every other log line. */
+	for (c = text; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+	log_message(level, "%s", text);
+}
+
+/*
+ * The plugin writes JSON in the database's encoding, unconverted: only a
+ * UTF8 database gives Kafka consumers valid JSON (SQL_ASCII stores bytes
+ * unchecked, so it cannot promise it either).
+ */
+static StreamStatus
+check_encoding(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
+{
+	const char *encoding = PQparameterStatus(stream->conn, "server_encoding");
+
+	if (encoding != NULL && strcmp(encoding, "UTF8") == 0)
+		return STREAM_OK;
+	snprintf(errstr, errstr_size,
+			 "database \"%s\" on %s has encoding %s, not UTF8: outbox_pg writes events in the database's encoding and Kafka consumers need UTF-8 JSON HINT: Keep the outbox in a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0) and point --dbname at it.",
+			 PQdb(stream->conn), info->server, encoding ? encoding : "(unknown)");
+	return STREAM_FATAL;
+}
+
 /* Opens a logical replication connection ("replication=database"). */
 static StreamStatus
 open_connection(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
@@ -208,10 +263,11 @@ open_connection(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_si
 			snprintf(errstr + strlen(errstr), errstr_size - strlen(errstr), " HINT: %s", hint);
 		return status;
 	}
+	PQsetNoticeReceiver(stream->conn, on_notice, NULL);
 	snprintf(info->server, sizeof(info->server), "%s:%s/%s as %s",
 			 PQhost(stream->conn), PQport(stream->conn), PQdb(stream->conn),
 			 PQuser(stream->conn));
-	return STREAM_OK;
+	return check_encoding(stream, info, errstr, errstr_size);
 }
 
 static StreamStatus
@@ -348,21 +404,26 @@ create_slot(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 	return status;
 }
 
-/* Finds the slot, or creates it if missing and allowed. */
+/*
+ * Finds the slot, or creates it if missing and may_create.  A missing slot
+ * that may not be created is STREAM_SLOT_MISSING, errstr naming the server
+ * and its timeline; the caller adds why and what to do.
+ */
 static StreamStatus
-prepare_slot(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
+prepare_slot(Stream *stream, bool may_create, StreamInfo *info, char *errstr,
+			 size_t errstr_size)
 {
 	bool missing;
 	StreamStatus status = check_slot(stream, info, &missing, errstr, errstr_size);
 
 	if (status != STREAM_OK || !missing)
 		return status;
-	if (!stream->config->create_slot)
+	if (!may_create)
 	{
 		snprintf(errstr, errstr_size,
-				 "replication slot \"%s\" does not exist on %s (timeline %u) HINT: Create it (SELECT pg_create_logical_replication_slot('%s', 'outbox_pg')), or run without --no-create-slot. After a failover, PostgreSQL 15 has no logical slot on the new primary: create it, then ship what it missed with outbox.replay(since => ...) (README, Operations).",
-				 stream->config->slot, info->server, info->timeline, stream->config->slot);
-		return STREAM_FATAL;
+				 "replication slot \"%s\" does not exist on %s (system %s, timeline %u)",
+				 stream->config->slot, info->server, info->system_id, info->timeline);
+		return STREAM_SLOT_MISSING;
 	}
 	errstr[0] = '\0';
 	return create_slot(stream, info, errstr, errstr_size);
@@ -444,10 +505,11 @@ start_replication(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_
 
 /*
  * Connects, checks the server and the slot (creating it if missing and
- * allowed), and starts streaming from the slot's confirmed position.
+ * may_create), and starts streaming from the slot's confirmed position.
  */
 StreamStatus
-stream_connect(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
+stream_connect(Stream *stream, bool may_create, StreamInfo *info, char *errstr,
+			   size_t errstr_size)
 {
 	StreamStatus status;
 
@@ -458,7 +520,7 @@ stream_connect(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_siz
 	if (status == STREAM_OK)
 		status = identify_system(stream, info, errstr, errstr_size);
 	if (status == STREAM_OK)
-		status = prepare_slot(stream, info, errstr, errstr_size);
+		status = prepare_slot(stream, may_create, info, errstr, errstr_size);
 	if (status == STREAM_OK)
 	{
 		read_sender_timeout(stream, info);

@@ -22,7 +22,8 @@ typedef enum StreamStatus
 	STREAM_OK = 0,
 	STREAM_RETRY = -1, /* unreachable, lost, starting up: try again */
 	STREAM_SLOT_BUSY = -2, /* another process streams from the slot */
-	STREAM_FATAL = -3 /* a configuration error: retrying is pointless */
+	STREAM_FATAL = -3, /* a configuration error: retrying is pointless */
+	STREAM_SLOT_MISSING = -4 /* no slot, and the caller may not create it */
 } StreamStatus;
 
 /* What a connection learnt about the server and the slot. */
@@ -42,8 +43,9 @@ extern int stream_check_conninfo(const char *conninfo, char *errstr,
 								 size_t errstr_size);
 extern Stream *stream_create(const ShipperConfig *config);
 extern void stream_destroy(Stream *stream);
-extern StreamStatus stream_connect(Stream *stream, StreamInfo *info,
-								   char *errstr, size_t errstr_size);
+extern StreamStatus stream_connect(Stream *stream, bool may_create,
+								   StreamInfo *info, char *errstr,
+								   size_t errstr_size);
 extern int stream_read(Stream *stream, WalMessage *msg, char *errstr,
 					   size_t errstr_size);
 extern int stream_wait(Stream *stream, bool want_stream, int other_fd,

@@ -42,8 +42,13 @@ struct Tracker
 	TrackerTxn head; /* oldest transaction still tracked */
 	TrackerTxn tail; /* the next transaction's number */
 	Lsn confirmed;
-	size_t inflight_events;
+	size_t inflight_events; /* including orphans */
 	size_t inflight_bytes;
+	/* Sent on an earlier connection, still held by Kafka: they count. */
+	size_t orphan_events;
+	size_t orphan_bytes;
+	/* No position from the server yet on this connection (see restart). */
+	bool position_unknown;
 
 	/* The stream's order (tracker_add), reset on every new connection. */
 	bool open; /* a transaction is partly received */
@@ -196,6 +201,14 @@ tracker_add(Tracker *tracker, Lsn commit_lsn, unsigned long long seq, bool last,
 		return TRACKER_ERROR;
 	if (!tracker->open)
 	{
+		/*
+		 * Nothing in flight, and the server sends commits in order: it sent
+		 * everything before this commit, so that much is confirmed.
+		 */
+		if (tracker->position_unknown && tracker->head == tracker->tail &&
+			commit_lsn > tracker->confirmed)
+			tracker->confirmed = commit_lsn;
+		tracker->position_unknown = false;
 		tracker->open = true;
 		tracker->open_commit_lsn = commit_lsn;
 		/* Strictly before: a commit at the confirmed position is not in it. */
@@ -227,8 +240,18 @@ tracker_ack(Tracker *tracker, TrackerTxn txn, size_t bytes)
 {
 	TrackedTxn *tracked;
 
+	if (txn < tracker->head && tracker->orphan_events > 0)
+	{
+		/* Sent on an earlier connection: Kafka no longer holds it. */
+		bytes = bytes < tracker->orphan_bytes ? bytes : tracker->orphan_bytes;
+		tracker->orphan_events--;
+		tracker->orphan_bytes -= bytes;
+		tracker->inflight_events--;
+		tracker->inflight_bytes -= bytes;
+		return;
+	}
 	if (txn < tracker->head || txn >= tracker->tail)
-		return; /* sent on an earlier connection */
+		return;
 	tracked = RING(tracker, txn);
 	if (tracked->outstanding == 0)
 		return;
@@ -272,24 +295,33 @@ void
 tracker_server_position(Tracker *tracker, Lsn position)
 {
 	(void) tracker_confirmed(tracker);
+	tracker->position_unknown = false;
 	if (tracker_idle(tracker) && position > tracker->confirmed)
 		tracker->confirmed = position;
 }
 
 /*
  * A new connection: the server sends again everything after the slot's
- * confirmed position, so what was in flight is forgotten (late
- * acknowledgements of it are ignored).  On the same server the confirmed
- * position never moves back: PostgreSQL 15 would take a lower flush
- * position as the slot's new confirmed_flush_lsn.  On another server (a
- * new system identifier) the slot's position is the only truth.
+ * confirmed position, so what was in flight no longer decides what is
+ * confirmed.  It still counts against the in-flight caps as orphans until
+ * Kafka reports on it (librdkafka holds it in memory meanwhile).
+ *
+ * On the same server the confirmed position never moves back: PostgreSQL
+ * 15 takes a lower flush position as the slot's new confirmed_flush_lsn.
+ * On another server (a new system identifier) the slot's position is the
+ * only truth.  Either way slot_confirmed may be stale: a hot standby reads
+ * it before START_REPLICATION, and the shipper it takes over from may
+ * confirm more in between.  The server streams from its own position, so
+ * until the server says where it is (its first commit or keepalive),
+ * tracker_position_known is false and nothing should be sent.
  */
 void
 tracker_restart(Tracker *tracker, Lsn slot_confirmed, bool same_server)
 {
 	tracker->head = tracker->tail;
-	tracker->inflight_events = 0;
-	tracker->inflight_bytes = 0;
+	tracker->orphan_events = tracker->inflight_events;
+	tracker->orphan_bytes = tracker->inflight_bytes;
+	tracker->position_unknown = true;
 	tracker->open = false;
 	tracker->open_skipped = false;
 	tracker->have_previous = false;
@@ -302,6 +334,29 @@ void
 tracker_reset(Tracker *tracker)
 {
 	tracker_restart(tracker, tracker->confirmed, true);
+}
+
+/* Whether the server said where it is since the last restart. */
+bool
+tracker_position_known(const Tracker *tracker)
+{
+	return !tracker->position_unknown;
+}
+
+/*
+ * Whether an event of bytes may go in flight under the caps.  Hard caps:
+ * the counts never exceed them, except that one event larger than
+ * max_bytes goes alone (else it would never go).
+ */
+bool
+tracker_has_room(const Tracker *tracker, size_t max_events, size_t max_bytes,
+				 size_t bytes)
+{
+	if (tracker->inflight_events == 0)
+		return true;
+	return tracker->inflight_events < max_events &&
+		   tracker->inflight_bytes <= max_bytes &&
+		   bytes <= max_bytes - tracker->inflight_bytes;
 }
 
 size_t

@@ -54,6 +54,9 @@ extern void tracker_restart(Tracker *tracker, Lsn slot_confirmed,
 							bool same_server);
 extern void tracker_reset(Tracker *tracker);
 extern bool tracker_idle(const Tracker *tracker);
+extern bool tracker_position_known(const Tracker *tracker);
+extern bool tracker_has_room(const Tracker *tracker, size_t max_events,
+							 size_t max_bytes, size_t bytes);
 extern size_t tracker_inflight_events(const Tracker *tracker);
 extern size_t tracker_inflight_bytes(const Tracker *tracker);
 

@@ -79,6 +79,13 @@ record pgTAP $(( ${tap_total:-0} - tap_failed )) "$tap_failed" $status
 
 tests/helpers/pg.sh stop "$work/pg" >/dev/null
 
+# Starts its own cluster; PROPERTY_SEED and PROPERTY_EXAMPLES pass through.
+echo "== property (Hypothesis: random values through the plugin and back)"
+tests/property/plugin_roundtrip.py 2>&1 | tee "$logs/property.log"
+status=${PIPESTATUS[0]}
+read -r p f <<<"$(counts_from_closing_line "$logs/property.log")"
+record property "${p:-0}" "${f:-0}" $status
+
 if [ -f shipper/Makefile ]; then
 	echo "== shipper unit tests"
 	make -s -C shipper check 2>&1 | tee "$logs/unit.log"

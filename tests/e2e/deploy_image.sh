@@ -171,6 +171,7 @@ chroot --userspec=10001:10001 "$MNT" /usr/bin/env -i PATH=/usr/local/sbin:/usr/l
 	OUTBOX_BROKERS="$BROKERS" \
 	OUTBOX_HTTP_LISTEN="127.0.0.1:$HTTP_PORT" \
 	OUTBOX_STATUS_INTERVAL=1 OUTBOX_DRAIN_TIMEOUT=30 OUTBOX_LOG_FORMAT=json \
+	OUTBOX_CREATE_SLOT=true \
 	/usr/local/bin/outbox-shipper >>"$WORK/shipper-image.log" 2>&1 &
 echo $! >"$WORK/shipper-image.pid"
 pid=$(shipper_pid shipper-image)

@@ -52,13 +52,40 @@ finish() {
 	[ "$failed" -eq 0 ]
 }
 
-# start_shipper NAME [flags...]: runs the shipper in the background.
+# start_shipper NAME [flags...]: runs the shipper in the background.  It
+# may create the slot (a fresh cluster: nothing was shipped before);
+# --no-create-slot among the flags overrides that.
+#
+# When it is to create the default slot, this waits (up to 60 s, or until
+# the shipper exits) for the slot to exist: events written before the slot
+# are not in it, by design, and a test writing at once would race the
+# shipper's start (it did, on a loaded machine).
 start_shipper() {
-	local name=$1
+	local name=$1 creates=1 arg deadline
 	shift
-	"$SHIPPER" -d "$CONNINFO" -b "$BROKERS" --status-interval 1 "$@" \
+	for arg in "$@"; do
+		case $arg in
+		--no-create-slot | -d | --dbname* | -s | --slot*) creates=0 ;;
+		esac
+	done
+	[ "$(slot_exists)" = t ] && creates=0
+	"$SHIPPER" -d "$CONNINFO" -b "$BROKERS" --status-interval 1 --create-slot "$@" \
 		>>"$WORK/$name.log" 2>&1 &
 	echo $! >"$WORK/$name.pid"
+	[ "$creates" = 1 ] || return 0
+	deadline=$((SECONDS + 60))
+	until [ "$(slot_exists)" = t ] || ! kill -0 "$(shipper_pid "$name")" 2>/dev/null ||
+		[ $SECONDS -ge $deadline ]; do
+		sleep 0.1
+	done
+}
+
+# Whether the default slot exists and is ready: its row appears as soon as
+# creation starts, its confirmed position once it decodes what commits
+# from then on.
+slot_exists() {
+	psql -qXAt -d "$CONNINFO" -c "SELECT count(*) > 0 FROM pg_replication_slots
+		WHERE slot_name = 'outbox_pg' AND confirmed_flush_lsn IS NOT NULL"
 }
 
 shipper_pid() { cat "$WORK/$1.pid"; }

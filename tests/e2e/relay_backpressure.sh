@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Bounded memory: with Kafka down, the shipper stops reading at its
-# in-flight limit, keeps the replication connection alive with status
+# Bounded memory: with Kafka down, the shipper stops reading exactly at its
+# in-flight limit (a hard cap, checked per event), keeps the replication connection alive with status
 # updates (well past wal_sender_timeout), and delivers everything once
 # Kafka is back.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_setup "wal_sender_timeout = 3s"
 
-start_shipper shipper --max-inflight-events=100 --max-inflight-bytes=100000
+HTTP_PORT=$(free_port)
+start_shipper shipper --max-inflight-events=100 --max-inflight-bytes=100000 --http-listen "127.0.0.1:$HTTP_PORT"
 wait_for "the shipper to stream" 30 grep -q 'streaming slot' "$WORK/shipper.log"
 psql -qX -c "SELECT outbox.publish('order', '1', 'warm-up', '{}')" >/dev/null
 wait_for "the warm-up event" 60 confirmed_reached "$(current_lsn)"
@@ -17,6 +18,11 @@ psql -qX -c "SELECT outbox.publish('order', (i % 50)::text, 'while-down', jsonb_
 			 FROM generate_series(1, 20000) i" >/dev/null
 wait_for "the shipper to pause" 60 grep -q 'in-flight limit reached' "$WORK/shipper.log"
 check "the shipper paused at its in-flight limit" 0 $?
+# Events of ~600 bytes: the event cap (100) binds before the byte cap.
+check "exactly 100 events in flight, not a read batch more" 100 \
+	"$(metric "$HTTP_PORT" outbox_shipper_inflight_events)"
+check "in-flight bytes within the cap" t \
+	"$(metric "$HTTP_PORT" outbox_shipper_inflight_bytes | awk '{print ($1 <= 100000) ? "t" : "f"}')"
 sleep 10						# > 3 x wal_sender_timeout while paused
 check "the replication connection is still alive" 1 \
 	"$(psql -qXAt -c "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'outbox-shipper'")"

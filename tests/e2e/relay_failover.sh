@@ -53,7 +53,7 @@ check "PostgreSQL 15 did not carry the slot over" 0 \
 out=$(timeout 60 "$SHIPPER" -d "$FAILOVER_CONNINFO" -b "$BROKERS" --no-create-slot 2>&1); status=$?; echo "$out" >"$WORK/noslot.out"
 check "without its slot the shipper refuses to start (exit 1)" 1 "$status"
 check "... naming the slot, on the new primary" 1 \
-	"$(echo "$out" | grep -c "replication slot \"outbox_pg\" does not exist on 127.0.0.1:$STANDBY_PORT/postgres as postgres (timeline 2) HINT: .*After a failover")"
+	"$(echo "$out" | grep -c "replication slot \"outbox_pg\" does not exist on 127.0.0.1:$STANDBY_PORT/postgres as postgres (system [0-9]*, timeline 2) HINT: .*After a failover")"
 
 # The documented procedure: create the slot, replay since the last
 # delivered commit time minus the longest transaction (here 1 minute).

@@ -19,8 +19,9 @@ load() {	# load SECONDS: ~200 events/s in the background
 }
 
 # 1. kill -9 the shipper five times under load.
-load 12
+# The slot first: what is written before it exists is not in it.
 start_shipper shipper0
+load 12
 confirmed_past() { [ "$(psql -qXAt -c "SELECT confirmed_flush_lsn > '$1' FROM pg_replication_slots WHERE slot_name = 'outbox_pg'")" = t ]; }
 for i in 1 2 3 4 5; do
 	wait_for "shipper $((i - 1)) to stream" 30 test "$(slot_active)" = t

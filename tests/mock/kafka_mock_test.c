@@ -395,6 +395,94 @@ test_fatal_error_stops(void **state)
 	assert_true(tracker_confirmed(f->tracker) == 0);
 }
 
+/* The same fixture with small in-flight caps: 5 events, 4 kB. */
+static int
+setup_caps(void **state)
+{
+	Fixture *f;
+	char brokers[256];
+	char err[512];
+	char *envp[] = {NULL};
+	char *argv[] = {"outbox-shipper", "-b", brokers, "--max-inflight-events=5",
+					"--max-inflight-bytes=4kB"};
+
+	setup_stop(state);
+	f = *state;
+	snprintf(brokers, sizeof(brokers), "%s", f->config.brokers);
+	kafka_destroy(f->kafka);
+	config_free(&f->config);
+	assert_int_equal(config_parse(5, argv, envp, &f->config, err, sizeof(err)), 0);
+	f->kafka = kafka_create(&f->config, f->tracker, f->metrics, err, sizeof(err));
+	assert_non_null(f->kafka);
+	return 0;
+}
+
+static void
+expect_property(Fixture *f, const char *name, const char *want)
+{
+	char value[64];
+	size_t size = sizeof(value);
+
+	assert_int_equal(rd_kafka_conf_get(rd_kafka_conf(kafka_handle(f->kafka)), name, value, &size),
+					 RD_KAFKA_CONF_OK);
+	assert_string_equal(value, want);
+}
+
+/*
+ * The caps bound memory for real: librdkafka's queue is sized from them
+ * (it refuses a record past the event cap), and producing only while the
+ * tracker has room, as the main loop does, never exceeds them while the
+ * broker is slow to acknowledge.
+ */
+static void
+test_caps_bound_the_queue(void **state)
+{
+	Fixture *f = *state;
+	size_t len = strlen(event_json);
+	ShipperEvent event;
+	char err[256];
+	TrackerTxn txn;
+	size_t peak = 0;
+	int produced = 0;
+	int i;
+
+	/* 5 events; 4 kB or one record of message.max.bytes (1000000), in kB */
+	expect_property(f, "queue.buffering.max.messages", "5");
+	expect_property(f, "queue.buffering.max.kbytes", "977");
+	assert_int_equal(event_parse(event_json, len, &event, err, sizeof(err)), 0);
+	rd_kafka_mock_broker_set_rtt(f->mcluster, 1, 300);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(kafka_produce(f->kafka, &event, event_json, len, TRACKER_TXN_NONE),
+						 KAFKA_QUEUED);
+	assert_int_equal(kafka_produce(f->kafka, &event, event_json, len, TRACKER_TXN_NONE),
+					 KAFKA_QUEUE_FULL);
+	for (i = 0; i < 100 && kafka_outq_len(f->kafka) > 0; i++)
+		kafka_poll(f->kafka, 100);
+	assert_int_equal(kafka_outq_len(f->kafka), 0);
+
+	while (produced < 40)
+	{
+		if (!tracker_has_room(f->tracker, 5, 4096, len))
+		{
+			kafka_poll(f->kafka, 20);
+			continue;
+		}
+		txn = tracker_add_event(f->tracker, (Lsn) (produced + 1) * 0x100, len);
+		tracker_end_txn(f->tracker, txn, (Lsn) (produced + 1) * 0x100 + 0x30);
+		assert_int_equal(kafka_produce(f->kafka, &event, event_json, len, txn), KAFKA_QUEUED);
+		produced++;
+		if (tracker_inflight_events(f->tracker) > peak)
+			peak = tracker_inflight_events(f->tracker);
+		assert_true(tracker_inflight_bytes(f->tracker) <= 4096);
+	}
+	event_free(&event);
+	for (i = 0; i < 100 && kafka_outq_len(f->kafka) > 0; i++)
+		kafka_poll(f->kafka, 100);
+	assert_int_equal(peak, 5);
+	assert_int_equal(kafka_delivered(f->kafka), 45);
+	assert_true(tracker_confirmed(f->tracker) == 40 * 0x100 + 0x30);
+}
+
 #define POSITION ",\"commit_lsn\":\"0/200\",\"commit_time\":\"2026-11-22T08:00:00Z\",\"seq\":0,\"last\":true,\"end_lsn\":\"0/230\"}"
 
 /* What the plugin writes for pg_logical_emit_message('outbox_pg', ...) by
@@ -581,6 +669,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_dead_lettered, setup_dead_letter, teardown),
 		cmocka_unit_test_setup_teardown(test_broker_down_confirms_nothing, setup_stop, teardown),
 		cmocka_unit_test_setup_teardown(test_fatal_error_stops, setup_stop, teardown),
+		cmocka_unit_test_setup_teardown(test_caps_bound_the_queue, setup_caps, teardown),
 	};
 
 	return cmocka_run_group_tests_name("kafka on the mock cluster", tests, NULL, NULL);

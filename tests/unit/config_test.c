@@ -21,7 +21,8 @@ test_defaults(void **state)
 
 	assert_int_equal(config_parse(ARGC(argv), argv, envp, &c, err, sizeof(err)), 0);
 	assert_string_equal(c.slot, "outbox_pg");
-	assert_true(c.create_slot);
+	/* Creating a slot loses what came before it: opt-in only. */
+	assert_false(c.create_slot);
 	assert_string_equal(c.topic_template, "outbox.event.{aggregate_type}");
 	assert_int_equal(c.value_mode, VALUE_PAYLOAD);
 	assert_int_equal(c.max_inflight_events, 10000);
@@ -197,14 +198,14 @@ test_units_booleans_origins(void **state)
 {
 	char *argv[] = {"outbox-shipper", "--max-inflight-bytes=64MB", "-X", "acks=1",
 					"--kafka-property", "linger.ms=1", "--verbose"};
-	char *envp[] = {"OUTBOX_CREATE_SLOT=false", "OUTBOX_VERBOSE=no",
+	char *envp[] = {"OUTBOX_CREATE_SLOT=true", "OUTBOX_VERBOSE=no",
 					"OUTBOX_KAFKA_METADATA_BROKER_LIST=m:1", "OUTBOX_KAFKA_SSL_KEY_PASSWORD=x", NULL};
 	ShipperConfig c;
 	char err[256];
 
 	assert_int_equal(config_parse(ARGC(argv), argv, envp, &c, err, sizeof(err)), 0);
 	assert_true(c.max_inflight_bytes == 64LL * 1024 * 1024);
-	assert_false(c.create_slot);
+	assert_true(c.create_slot);
 	assert_true(c.verbose); /* the flag wins over OUTBOX_VERBOSE=no */
 	assert_int_equal(c.nkafka, 4);
 	assert_string_equal(c.kafka[0].name, "metadata.broker.list");
@@ -224,6 +225,42 @@ test_units_booleans_origins(void **state)
 
 		assert_int_equal(config_parse(ARGC(argv2), argv2, envp2, &c, err, sizeof(err)), 0);
 		assert_true(c.max_inflight_bytes == 512 * 1024);
+		config_free(&c);
+	}
+}
+
+/* Slot creation: opt-in by flag or variable; the last word wins. */
+static void
+test_create_slot(void **state)
+{
+	static const struct
+	{
+		const char *args[3];
+		const char *env;
+		bool want;
+	} cases[] = {
+		{{"--create-slot"}, NULL, true},
+		{{NULL}, "OUTBOX_CREATE_SLOT=true", true},
+		{{"--no-create-slot"}, "OUTBOX_CREATE_SLOT=true", false},
+		{{"--create-slot", "--no-create-slot"}, NULL, false},
+		{{"--no-create-slot", "--create-slot"}, NULL, true},
+		{{"--create-slot"}, "OUTBOX_CREATE_SLOT=false", true},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char *argv[6] = {"outbox-shipper", "-b", "k"};
+		char *envp[2] = {(char *) cases[i].env, NULL};
+		int argc = 3;
+		int a;
+		ShipperConfig c;
+		char err[256];
+
+		for (a = 0; a < 3 && cases[i].args[a]; a++)
+			argv[argc++] = (char *) cases[i].args[a];
+		assert_int_equal(config_parse(argc, argv, envp, &c, err, sizeof(err)), 0);
+		assert_int_equal(c.create_slot, cases[i].want);
 		config_free(&c);
 	}
 }
@@ -341,6 +378,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_environment_errors),
 		cmocka_unit_test(test_units_booleans_origins),
+		cmocka_unit_test(test_create_slot),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_secret_long_name),
 		cmocka_unit_test(test_help_needs_nothing),

@@ -97,13 +97,49 @@ test_reset_ignores_stale_acks(void **state)
 	tracker_end_txn(t, old, 0x230);
 	tracker_reset(t);
 	assert_true(tracker_idle(t));
-	assert_int_equal(tracker_inflight_bytes(t), 0);
+	/* Kafka still holds it: it counts until reported on. */
+	assert_int_equal(tracker_inflight_bytes(t), 5);
 	fresh = tracker_add_event(t, 0x200, 5);
 	tracker_end_txn(t, fresh, 0x230);
+	assert_int_equal(tracker_inflight_bytes(t), 10);
 	tracker_ack(t, old, 5);
+	assert_int_equal(tracker_inflight_events(t), 1);
+	assert_int_equal(tracker_inflight_bytes(t), 5);
 	assert_true(tracker_confirmed(t) == 0x100);
 	tracker_ack(t, fresh, 5);
 	assert_true(tracker_confirmed(t) == 0x230);
+	tracker_destroy(t);
+}
+
+/*
+ * The in-flight caps are hard: an event goes only if the counts stay
+ * within both, except one larger than the byte cap, alone.
+ */
+static void
+test_has_room(void **state)
+{
+	Tracker *t = tracker_create(0);
+	TrackerTxn txn;
+	int i;
+
+	assert_true(tracker_has_room(t, 3, 100, 1000)); /* alone: always */
+	txn = tracker_add_event(t, 0x100, 1000);
+	assert_false(tracker_has_room(t, 3, 100, 1));
+	tracker_ack(t, txn, 1000);
+	for (i = 0; i < 2; i++)
+		txn = tracker_add_event(t, 0x200, 40);
+	assert_true(tracker_has_room(t, 3, 100, 20));
+	assert_false(tracker_has_room(t, 3, 100, 21));
+	(void) tracker_add_event(t, 0x200, 20);
+	assert_int_equal(tracker_inflight_bytes(t), 100);
+	assert_false(tracker_has_room(t, 3, 1000, 1)); /* 3 events */
+	assert_false(tracker_has_room(t, 4, 100, 1)); /* 100 bytes */
+	assert_true(tracker_has_room(t, 4, 101, 1));
+	/* Orphans of an earlier connection count too. */
+	tracker_restart(t, 0x100, true);
+	assert_false(tracker_has_room(t, 3, 1000, 1));
+	tracker_ack(t, txn, 40);
+	assert_true(tracker_has_room(t, 3, 1000, 1));
 	tracker_destroy(t);
 }
 
@@ -161,7 +197,8 @@ typedef enum StepOp
 	OP_RESTART,
 	OP_CONFIRMED,
 	OP_IDLE,
-	OP_INFLIGHT
+	OP_INFLIGHT,
+	OP_KNOWN
 } StepOp;
 
 typedef struct Step
@@ -169,7 +206,7 @@ typedef struct Step
 	StepOp op;
 	Lsn commit_lsn; /* ADD; SERVER, RESTART, CONFIRMED: the LSN */
 	unsigned long long seq; /* ADD; INFLIGHT: events */
-	bool last; /* ADD; RESTART: same server; IDLE: expected */
+	bool last; /* ADD; RESTART: same server; IDLE, KNOWN: expected */
 	Lsn end_lsn; /* ADD; INFLIGHT: bytes */
 	int label; /* ADD: stores the txn; ACK: acknowledges it */
 	TrackerAddResult result; /* ADD */
@@ -212,6 +249,10 @@ typedef struct Step
 	{ \
 		OP_INFLIGHT, 0, (n), false, (bytes), 0, 0, NULL \
 	}
+#define KNOWN(b) \
+	{ \
+		OP_KNOWN, 0, 0, (b), 0, 0, 0, NULL \
+	}
 #define END \
 	{ \
 		OP_END, 0, 0, false, 0, 0, 0, NULL \
@@ -229,7 +270,11 @@ static const Script scripts[] = {
 	{"a later transaction acknowledged first", {ADD(0x100, 0, true, 0x130, 0), ADD(0x200, 0, true, 0x230, 1), ADD(0x300, 0, true, 0x330, 2), ACK(2), ACK(1), CONFIRMED(0), ACK(0), CONFIRMED(0x330), END}},
 	{"a partial transaction waits for its last event", {ADD(0x100, 0, false, 0, 0), ACK(0), CONFIRMED(0), IDLE(false), SERVER(0x500), CONFIRMED(0), ADD(0x100, 1, true, 0x130, 1), CONFIRMED(0), ACK(1), CONFIRMED(0x130), IDLE(true), END}},
 	{"the server position only when idle, never backwards", {SERVER(0x50), CONFIRMED(0x50), ADD(0x100, 0, true, 0x130, 0), SERVER(0x900), CONFIRMED(0x50), ACK(0), CONFIRMED(0x130), SERVER(0x900), CONFIRMED(0x900), SERVER(0x800), CONFIRMED(0x900), END}},
-	{"a restart on the same server keeps the position and skips what it covers", {ADD(0x100, 0, true, 0x130, 0), ACK(0), CONFIRMED(0x130), ADD(0x200, 0, true, 0x230, 1), RESTART(0x130, true), IDLE(true), INFLIGHT(0, 0), ACK(1), CONFIRMED(0x130), ADD(0x200, 0, true, 0x230, 2), ACK(2), CONFIRMED(0x230), RESTART(0x100, true), CONFIRMED(0x230), SKIP(0x100, 0, true, 0x130), SKIP(0x200, 0, false, 0), IDLE(false), SERVER(0x900), CONFIRMED(0x230), SKIP(0x200, 1, true, 0x230), IDLE(true), ADD(0x230, 0, true, 0x260, 3), ACK(3), CONFIRMED(0x260), END}},
+	{"a restart on the same server keeps the position and skips what it covers", {ADD(0x100, 0, true, 0x130, 0), ACK(0), CONFIRMED(0x130), ADD(0x200, 0, true, 0x230, 1), RESTART(0x130, true), IDLE(true), INFLIGHT(1, 10), ACK(1), INFLIGHT(0, 0), CONFIRMED(0x130), ADD(0x200, 0, true, 0x230, 2), ACK(2), CONFIRMED(0x230), RESTART(0x100, true), CONFIRMED(0x230), SKIP(0x100, 0, true, 0x130), SKIP(0x200, 0, false, 0), IDLE(false), SERVER(0x900), CONFIRMED(0x230), SKIP(0x200, 1, true, 0x230), IDLE(true), ADD(0x230, 0, true, 0x260, 3), ACK(3), CONFIRMED(0x260), END}},
+	{"what the last connection left in Kafka counts until Kafka reports on it", {ADD(0x100, 0, false, 0, 0), ADD(0x100, 1, true, 0x130, 1), ADD(0x200, 0, true, 0x230, 2), ACK(1), INFLIGHT(2, 20), RESTART(0x100, true), INFLIGHT(2, 20), IDLE(true), ADD(0x100, 0, true, 0x130, 3), INFLIGHT(3, 30), ACK(2), INFLIGHT(2, 20), ACK(0), INFLIGHT(1, 10), CONFIRMED(0x100), ACK(3), INFLIGHT(0, 0), CONFIRMED(0x130), END}},
+	{"a takeover: the slot's position was read before another shipper confirmed more", {RESTART(0x100, false), KNOWN(false), CONFIRMED(0x100), ADD(0x300, 0, true, 0x330, 0), KNOWN(true), CONFIRMED(0x300), ACK(0), CONFIRMED(0x330), END}},
+	{"a takeover: the first keepalive tells the position", {RESTART(0x100, false), KNOWN(false), SERVER(0x500), KNOWN(true), CONFIRMED(0x500), END}},
+	{"a restart: the first commit raises the position only when nothing is in flight", {ADD(0x100, 0, false, 0, 0), RESTART(0x80, true), ADD(0x100, 0, false, 0, 1), CONFIRMED(0x100), RESTART(0x80, true), KNOWN(false), ADD(0x100, 0, true, 0x130, 2), CONFIRMED(0x100), ACK(2), CONFIRMED(0x130), END}},
 	{"a restart adopts a slot that moved ahead", {ADD(0x100, 0, true, 0x130, 0), RESTART(0x500, true), CONFIRMED(0x500), ACK(0), CONFIRMED(0x500), END}},
 	{"a restart on another server adopts its slot", {ADD(0x100, 0, true, 0x130, 0), ACK(0), CONFIRMED(0x130), RESTART(0x40, false), CONFIRMED(0x40), ADD(0x50, 0, true, 0x80, 1), ACK(1), CONFIRMED(0x80), END}},
 	{"a restart forgets the order of the last connection", {ADD(0x200, 0, false, 0, 0), RESTART(0, true), ADD(0x100, 0, true, 0x130, 1), ACK(1), CONFIRMED(0x130), END}},
@@ -289,6 +334,11 @@ run_step(Tracker *t, const char *name, int i, const Step *step, TrackerTxn *labe
 				fail_msg("%s: in flight %zu events, %zu bytes; want %llu, %llu", what,
 						 tracker_inflight_events(t), tracker_inflight_bytes(t), step->seq,
 						 (unsigned long long) step->end_lsn);
+			break;
+		case OP_KNOWN:
+			if (tracker_position_known(t) != step->last)
+				fail_msg("%s: position known is %d, want %d", what, tracker_position_known(t),
+						 step->last);
 			break;
 		case OP_END:
 			break;
@@ -400,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_waits_for_older_transactions),
 		cmocka_unit_test(test_server_position_only_when_idle),
 		cmocka_unit_test(test_reset_ignores_stale_acks),
+		cmocka_unit_test(test_has_room),
 		cmocka_unit_test(test_many_transactions),
 		cmocka_unit_test(test_new_transaction_after_complete_one),
 		cmocka_unit_test(test_scripts),

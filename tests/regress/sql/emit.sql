@@ -13,6 +13,26 @@ COMMIT;
 SELECT count(*) AS rows_written FROM outbox.events WHERE event_type = 'no-headers';
 SELECT * FROM masked_changes('emit');
 
+-- Events keep their order around subtransactions: PostgreSQL queues a
+-- message at its record's end, where the next record starts, and an insert
+-- of another subtransaction there used to tie with it (and be decoded
+-- first, half the time).
+BEGIN;
+SAVEPOINT a;
+INSERT INTO outbox.events (aggregate_type, aggregate_id, event_type, payload) VALUES ('o', '1', 'first', '{}');
+RELEASE SAVEPOINT a;
+SELECT outbox.emit('o', '1', 'second', '{}') IS NOT NULL AS emitted;
+SAVEPOINT b;
+INSERT INTO outbox.events (aggregate_type, aggregate_id, event_type, payload) VALUES ('o', '1', 'third', '{}');
+RELEASE SAVEPOINT b;
+SAVEPOINT c;
+SELECT outbox.emit('o', '1', 'fourth', '{}') IS NOT NULL AS emitted;
+RELEASE SAVEPOINT c;
+INSERT INTO outbox.events (aggregate_type, aggregate_id, event_type, payload) VALUES ('o', '1', 'fifth', '{}');
+COMMIT;
+SELECT string_agg((data::jsonb->>'event_type') || ':' || (data::jsonb->>'seq'), ' ') AS events
+FROM changes('emit');
+
 -- The id emit() returns is the event's id.
 SELECT outbox.emit('a', 'b', 'c', '{}') AS id \gset
 SELECT data::jsonb->>'id' = :'id' AS same_id FROM changes('emit');

@@ -67,12 +67,37 @@ FROM changes('hostile');
 INSERT INTO outbox.events (id, aggregate_type, aggregate_id, event_type, payload, created_at)
 VALUES ('00000000-0000-0000-0000-000000000004', 'big', '1', 'row', jsonb_build_object('blob', repeat('x', 2000)), '2026-01-01Z'),
 	   ('00000000-0000-0000-0000-000000000005', repeat('t', 1025), '2', 'row-long-type', jsonb_build_object('blob', repeat('x', 2000)), '2026-01-01Z');
-SELECT outbox.emit('big', '3', 'message', jsonb_build_object('blob', repeat('x', 2000))) IS NOT NULL AS emitted;
+-- (replay(): a signed message whose size does not depend on the time)
+SELECT outbox.replay(from_id => '00000000-0000-0000-0000-000000000004',
+					 to_id => '00000000-0000-0000-0000-000000000004') AS replayed;
 SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg', repeat('y', 2000));
 SELECT 'x' FROM pg_logical_emit_message(true, 'outbox_pg', repeat('y', 500));
 SELECT regexp_replace(data, '"id":"[0-9A-F]+/[0-9A-F]+:([0-9]+)"', '"id":"<lsn>:\1"') AS data
 FROM pg_logical_slot_get_changes('hostile', NULL, NULL, 'include-xid', '0',
 	'include-lsn', '0', 'include-timestamp', '0', 'max-event-size', '1024');
+
+-- Only what is written counts: headers that are dropped (a 1000-digit
+-- numeric that is not an object) and whitespace that compaction removes
+-- take no room.
+CREATE TABLE sized_events (id int, aggregate_type text, aggregate_id text,
+						   event_type text, payload json, headers jsonb);
+SELECT outbox.declare_table('sized_events');
+INSERT INTO sized_events VALUES
+	(1, 'a', '1', 'numeric-headers', '{}', '1e-1000'),
+	(2, 'a', '2', 'spaces', ('{"k":' || repeat(' ', 1100) || '"v"}')::json, NULL);
+SELECT data FROM pg_logical_slot_get_changes('hostile', NULL, NULL, 'include-xid', '0',
+	'include-lsn', '0', 'include-timestamp', '0', 'max-event-size', '1024');
+DROP TABLE sized_events;
+
+-- Timestamps outside RFC 3339's years 0000 to 9999 are ISO 8601 expanded
+-- years with a sign (astronomical numbering: 1 BC is 0000, 44 BC -0043).
+INSERT INTO outbox.events (id, aggregate_type, aggregate_id, event_type, payload, created_at)
+VALUES ('00000000-0000-0000-0000-000000000007', 'time', '1', 'bc', '{}', '0044-03-15 12:00:00.5+00 BC'),
+	   ('00000000-0000-0000-0000-000000000008', 'time', '2', '1-bc', '{}', '0001-12-31 23:59:59.999999+00 BC'),
+	   ('00000000-0000-0000-0000-000000000009', 'time', '3', 'far', '{}', '294276-12-31 23:59:59.999999+00'),
+	   ('00000000-0000-0000-0000-000000000010', 'time', '4', 'ad-1', '{}', '0001-01-01 00:00:00+00');
+SELECT data::jsonb->>'event_type' AS event_type, data::jsonb->>'created_at' AS created_at
+FROM changes('hostile');
 
 -- 6. Values whose JSON would pass 1 GB (an allocation's limit, an ERROR in
 -- the walsender on every restart) are too_large under the default limit:
