@@ -6,6 +6,8 @@
 #   make test            everything, on throwaway servers (what CI runs)
 #   make test-major PG_MAJOR=17   the per-major suites, on another major
 #   make valgrind-check  the regression suite with the server under valgrind
+#   make fuzz            fuzz the shipper's parsers, FUZZ_SECONDS (60) each
+#   make fuzz-check      the same for FUZZ_CHECK_SECONDS (10) each, as tests/run.sh does
 
 MODULE_big = outbox_pg
 OBJS = \
@@ -65,7 +67,14 @@ valgrind-check:
 deps:
 	scripts/install-deps.sh
 
-FORMAT_SOURCES = $(wildcard plugin/*.[ch] shipper/*.[ch] tests/unit/*.[ch] tests/mock/*.[ch])
+# libFuzzer targets for the shipper's parsers (tests/fuzz/Makefile).
+fuzz:
+	$(MAKE) -C tests/fuzz fuzz
+
+fuzz-check:
+	$(MAKE) -C tests/fuzz check
+
+FORMAT_SOURCES = $(wildcard plugin/*.[ch] shipper/*.[ch] tests/unit/*.[ch] tests/mock/*.[ch] tests/fuzz/*.[ch])
 
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_SOURCES)
@@ -73,4 +82,5 @@ format-check:
 format:
 	clang-format -i $(FORMAT_SOURCES)
 
-.PHONY: shipper-all shipper-install shipper-clean test test-major demo valgrind-check deps format-check format
+.PHONY: shipper-all shipper-install shipper-clean test test-major demo valgrind-check deps \
+	fuzz fuzz-check format-check format

@@ -15,6 +15,7 @@ PACKAGES=(
 	openjdk-17-jre-headless maven
 	valgrind clang-format
 	python3-hypothesis python3-psycopg2
+	clang libclang-rt-dev
 )
 
 missing=()

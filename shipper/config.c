@@ -153,19 +153,30 @@ config_usage(void)
 		   "2 when Kafka did not acknowledge everything within the drain timeout.\n";
 }
 
-/* Property names whose values must never be logged. */
+/* Whether word occurs in text, ignoring case. */
+static bool
+contains_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (; *text; text++)
+		if (strncasecmp(text, word, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Property names whose values must never be logged: a word counts wherever
+ * it is in the name, however long the name.
+ */
 bool
 config_is_secret(const char *name)
 {
 	static const char *const words[] = {"password", "secret", "key", "token", "credential"};
-	char lower[256];
 	size_t i;
 
-	for (i = 0; name[i] && i < sizeof(lower) - 1; i++)
-		lower[i] = (char) tolower((unsigned char) name[i]);
-	lower[i] = '\0';
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strstr(lower, words[i]) != NULL)
+		if (contains_word(name, words[i]))
 			return true;
 	return false;
 }
@@ -588,7 +599,7 @@ validate_kafka(const ShipperConfig *c, char *errstr, size_t errstr_size)
 		return fail(errstr, errstr_size,
 					"--on-permanent-error=dead-letter needs --dead-letter-topic (OUTBOX_DEAD_LETTER_TOPIC)");
 	if (c->dead_letter_topic &&
-		topic_render(c->dead_letter_topic, NULL, NULL, topic, reason, sizeof(reason)) != 0)
+		topic_render(c->dead_letter_topic, NULL, 0, NULL, 0, topic, reason, sizeof(reason)) != 0)
 		return fail(errstr, errstr_size, "--dead-letter-topic: %s", reason);
 	return 0;
 }

@@ -382,11 +382,13 @@ json_uint(JsonScanner *s, uint64_t *value)
 		return json_error(s, "expected an unsigned integer");
 	for (; begin < s->p; begin++)
 	{
+		unsigned digit = (unsigned) (*begin - '0');
+
 		if (*begin < '0' || *begin > '9')
 			return json_error(s, "expected an unsigned integer");
-		if (v > (UINT64_MAX - 9) / 10)
+		if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && digit > UINT64_MAX % 10))
 			return json_error(s, "integer out of range");
-		v = v * 10 + (uint64_t) (*begin - '0');
+		v = v * 10 + digit;
 	}
 	*value = v;
 	return 0;

@@ -793,7 +793,8 @@ produce_rejected(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 		}
 		/* Where it was going, for the dead-letter headers. */
 		if (topic_render(kafka->config->topic_template, event->aggregate_type,
-						 event->event_type, d->topic, err, sizeof(err)) != 0)
+						 event->aggregate_type_len, event->event_type,
+						 event->event_type_len, d->topic, err, sizeof(err)) != 0)
 			d->topic[0] = '\0';
 		if (event->has_size)
 			snprintf(size, sizeof(size), " (%llu bytes)", (unsigned long long) event->size);
@@ -864,7 +865,8 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 		return KAFKA_FAILED;
 	}
 	if (topic_render(kafka->config->topic_template, event->aggregate_type,
-					 event->event_type, d->topic, err, sizeof(err)) != 0)
+					 event->aggregate_type_len, event->event_type,
+					 event->event_type_len, d->topic, err, sizeof(err)) != 0)
 	{
 		d->topic[0] = '\0';
 		return refuse(kafka, d, err, "INVALID_TOPIC", false);

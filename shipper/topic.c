@@ -33,7 +33,7 @@ check_fixed_text(const char *template, char *errstr, size_t errstr_size)
 	char topic[TOPIC_NAME_MAX + 1];
 	char reason[512];
 
-	if (topic_render(template, "a", "a", topic, reason, sizeof(reason)) == 0)
+	if (topic_render(template, "a", 1, "a", 1, topic, reason, sizeof(reason)) == 0)
 		return 0;
 	snprintf(errstr, errstr_size, "topic template \"%s\" cannot give a valid name: %s",
 			 template, reason);
@@ -80,24 +80,26 @@ topic_template_check(const char *template, char *errstr, size_t errstr_size)
 /*
  * Renders the template into topic (TOPIC_NAME_MAX + 1 bytes).  A
  * placeholder whose field is NULL is an error: "outbox.event." would be a
- * valid name, but not the topic anyone subscribes to.
+ * valid name, but not the topic anyone subscribes to.  Fields come with
+ * their lengths because an event's strings may hold NUL bytes (\u0000):
+ * cut short there, "order\u0000x" would silently name order's topic.
  */
 int
 topic_render(const char *template, const char *aggregate_type,
-			 const char *event_type, char *topic, char *errstr,
+			 size_t aggregate_type_len, const char *event_type,
+			 size_t event_type_len, char *topic, char *errstr,
 			 size_t errstr_size)
 {
 	const char *fields[] = {aggregate_type, event_type};
-	const char *values[] = {aggregate_type ? aggregate_type : "",
-							event_type ? event_type : ""};
+	const size_t lengths[] = {aggregate_type_len, event_type_len};
 	size_t len = 0;
 	const char *p = template;
+	size_t i;
 
 	while (*p)
 	{
 		const char *piece = p;
 		size_t piece_len = 1;
-		size_t i;
 
 		for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
 			if (strncmp(p, placeholders[i], strlen(placeholders[i])) == 0)
@@ -108,13 +110,13 @@ topic_render(const char *template, const char *aggregate_type,
 							 (int) strlen(placeholders[i]) - 2, placeholders[i] + 1);
 					return -1;
 				}
-				piece = values[i];
-				piece_len = strlen(values[i]);
+				piece = fields[i];
+				piece_len = lengths[i];
 				p += strlen(placeholders[i]) - 1;
 				break;
 			}
 		p++;
-		if (len + piece_len > TOPIC_NAME_MAX)
+		if (piece_len > TOPIC_NAME_MAX - len)
 		{
 			snprintf(errstr, errstr_size, "topic name is longer than %d characters",
 					 TOPIC_NAME_MAX);
@@ -130,11 +132,11 @@ topic_render(const char *template, const char *aggregate_type,
 		snprintf(errstr, errstr_size, "topic name \"%s\" is not a valid Kafka topic", topic);
 		return -1;
 	}
-	for (p = topic; *p; p++)
-		if (!topic_char_ok(*p))
+	for (i = 0; i < len; i++)
+		if (!topic_char_ok(topic[i]))
 		{
 			snprintf(errstr, errstr_size,
-					 "topic name \"%s\" has a character Kafka does not allow (only a-z, A-Z, 0-9, '.', '_', '-')",
+					 topic[i] == '\0' ? "topic name \"%s\" is followed by a NUL byte, which no topic name may hold" : "topic name \"%s\" has a character Kafka does not allow (only a-z, A-Z, 0-9, '.', '_', '-')",
 					 topic);
 			return -1;
 		}

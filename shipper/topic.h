@@ -14,7 +14,8 @@
 extern int topic_template_check(const char *template, char *errstr,
 								size_t errstr_size);
 extern int topic_render(const char *template, const char *aggregate_type,
-						const char *event_type, char *topic,
-						char *errstr, size_t errstr_size);
+						size_t aggregate_type_len, const char *event_type,
+						size_t event_type_len, char *topic, char *errstr,
+						size_t errstr_size);
 
 #endif /* SHIPPER_TOPIC_H */

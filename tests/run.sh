@@ -4,11 +4,11 @@
 # Installs what is missing, builds and installs the plugin, extension and
 # shipper, starts a throwaway PostgreSQL cluster for the SQL suites, and
 # runs: pg_regress (what the plugin emits), pgTAP (SQL objects and
-# privileges), the shipper's unit tests, and every end-to-end script in
-# tests/e2e (each starts the servers it needs), all on the default major
-# (Debian's 15); then tests/major.sh for every other supported major
-# (OUTBOX_TEST_MAJORS="16 17" picks some).  Ends with one line
-# "N passed, M failed" counting individual tests.
+# privileges), the shipper's unit tests, its fuzz targets (briefly), and
+# every end-to-end script in tests/e2e (each starts the servers it needs),
+# all on the default major (Debian's 15); then tests/major.sh for every
+# other supported major (OUTBOX_TEST_MAJORS="16 17" picks some).  Ends with
+# one line "N passed, M failed" counting individual tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -94,6 +94,12 @@ if [ -f shipper/Makefile ]; then
 	unit_failed=$(grep -oE '\[  FAILED  \] [0-9]+' "$logs/unit.log" | grep -oE '[0-9]+$' | paste -sd+ | bc)
 	record "shipper unit" "${unit_passed:-0}" "${unit_failed:-0}" $status
 fi
+
+echo "== fuzz (libFuzzer, each target on its corpus for a few seconds)"
+make -s -C tests/fuzz check 2>&1 | tee "$logs/fuzz.log"
+status=${PIPESTATUS[0]}
+record fuzz "$(grep -cE '^fuzz [a-z_]+: passed' "$logs/fuzz.log")" \
+	"$(grep -cE '^fuzz [a-z_]+: FAILED' "$logs/fuzz.log")" $status
 
 echo "== producer on librdkafka's mock cluster"
 make -s -C tests/mock check 2>&1 | tee "$logs/mock.log"

@@ -326,6 +326,24 @@ test_secrets(void **state)
 }
 
 /*
+ * However long the name: a 300-character name ending in "password" once
+ * passed as not secret (only its first 255 characters were looked at), so
+ * main.c's debug log showed its value.  Found by tests/fuzz/config_fuzz.c.
+ */
+static void
+test_secret_long_name(void **state)
+{
+	char name[301];
+
+	memset(name, 'a', sizeof(name) - 1);
+	strcpy(name + sizeof(name) - 1 - strlen("password"), "PassWord");
+	assert_int_equal(strlen(name), 300);
+	assert_true(config_is_secret(name));
+	name[sizeof(name) - 2] = 'x';
+	assert_false(config_is_secret(name));
+}
+
+/*
  * enable.idempotence=false is refused unless one request in flight per
  * broker keeps the order; the last setting of each property counts, from
  * flags or the environment.
@@ -411,6 +429,7 @@ main(void)
 		cmocka_unit_test(test_create_slot),
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_secret_long_name),
 		cmocka_unit_test(test_help_needs_nothing),
 		cmocka_unit_test(test_ordering),
 	};

@@ -280,6 +280,30 @@ test_optional_keys(void **state)
 	event_free(&e);
 }
 
+/*
+ * The whole uint64 range (the plugin's seq is a uint64): the last values
+ * below 2^64 were once "out of range", for event_parse and for
+ * event_recover_position alike.  Found by tests/fuzz/event_fuzz.c.
+ */
+static void
+test_uint64_limits(void **state)
+{
+	static const char json[] = HEAD ",\"payload\":{},\"headers\":null,\"created_at\":null,"
+									"\"rejected\":\"too_large\",\"size\":18446744073709551610,"
+									"\"commit_lsn\":\"0/1A2B3C8\",\"xid\":18446744073709551615,"
+									"\"seq\":18446744073709551615}";
+	ShipperEvent e = parse_ok("uint64 limits", json, strlen(json));
+	EventPosition pos;
+	char errstr[256];
+
+	(void) state;
+	EXPECT_U64("size", UINT64_C(18446744073709551610), e.size);
+	EXPECT_U64("seq", UINT64_MAX, e.seq);
+	event_free(&e);
+	assert_int_equal(0, event_recover_position(json, strlen(json), &pos, errstr, sizeof(errstr)));
+	EXPECT_U64("recovered seq", UINT64_MAX, pos.seq);
+}
+
 /* The flags and the rejected events of docs/format.md (hostile input). */
 static void
 test_flagged_and_rejected(void **state)
@@ -596,6 +620,7 @@ main(void)
 		cmocka_unit_test(test_payload_invalid),
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_optional_keys),
+		cmocka_unit_test(test_uint64_limits),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_flagged_and_rejected),
 		cmocka_unit_test(test_recover_position),

@@ -9,6 +9,15 @@
 
 #include "topic.h"
 
+/* topic_render for NUL-terminated fields. */
+static int
+render(const char *template, const char *aggregate_type, const char *event_type,
+	   char *topic, char *err, size_t err_size)
+{
+	return topic_render(template, aggregate_type, aggregate_type ? strlen(aggregate_type) : 0,
+						event_type, event_type ? strlen(event_type) : 0, topic, err, err_size);
+}
+
 /* Errors name what is wrong, exactly. */
 static void
 test_messages(void **state)
@@ -26,7 +35,7 @@ test_messages(void **state)
 		char topic[TOPIC_NAME_MAX + 1];
 		char err[256] = "";
 
-		assert_int_equal(topic_render(cases[i][0], cases[i][1], NULL, topic, err, sizeof(err)), -1);
+		assert_int_equal(render(cases[i][0], cases[i][1], NULL, topic, err, sizeof(err)), -1);
 		assert_string_equal(err, cases[i][2]);
 	}
 	assert_int_equal(topic_template_check("a b.{event_type}", NULL, 0) == 0, 0);
@@ -65,8 +74,8 @@ test_render(void **state)
 		char topic[TOPIC_NAME_MAX + 1];
 		char err[256];
 
-		assert_int_equal(topic_render(cases[i].template, cases[i].aggregate_type,
-									  cases[i].event_type, topic, err, sizeof(err)),
+		assert_int_equal(render(cases[i].template, cases[i].aggregate_type,
+								cases[i].event_type, topic, err, sizeof(err)),
 						 cases[i].rc);
 		if (cases[i].rc == 0)
 			assert_string_equal(topic, cases[i].topic);
@@ -82,10 +91,34 @@ test_too_long(void **state)
 
 	memset(long_type, 'a', sizeof(long_type) - 1);
 	long_type[sizeof(long_type) - 1] = '\0';
-	assert_int_equal(topic_render("{aggregate_type}", long_type, "e", topic, err, sizeof(err)), -1);
+	assert_int_equal(render("{aggregate_type}", long_type, "e", topic, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "longer than 249"));
 	long_type[249] = '\0';
-	assert_int_equal(topic_render("{aggregate_type}", long_type, "e", topic, err, sizeof(err)), 0);
+	assert_int_equal(render("{aggregate_type}", long_type, "e", topic, err, sizeof(err)), 0);
+}
+
+/*
+ * An event's strings may hold NUL bytes (\u0000): the whole field counts,
+ * never the C string before the NUL, which would name another topic.
+ * Found by tests/fuzz/event_fuzz.c.
+ */
+static void
+test_nul_in_field(void **state)
+{
+	char topic[TOPIC_NAME_MAX + 1];
+	char err[256];
+
+	assert_int_equal(topic_render("outbox.event.{aggregate_type}", "order\0x", 7, "e", 1,
+								  topic, err, sizeof(err)),
+					 -1);
+	assert_string_equal(err, "topic name \"outbox.event.order\" is followed by a NUL byte, which no topic name may hold");
+	assert_int_equal(topic_render("{event_type}.x", "a", 1, "\0", 1, topic, err, sizeof(err)), -1);
+	assert_string_equal(err, "topic name \"\" is followed by a NUL byte, which no topic name may hold");
+	/* Lengths, not NULs, end the fields. */
+	assert_int_equal(topic_render("{aggregate_type}-{event_type}", "order", 3, "created!", 7,
+								  topic, err, sizeof(err)),
+					 0);
+	assert_string_equal(topic, "ord-created");
 }
 
 static void
@@ -107,6 +140,7 @@ main(void)
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_nul_in_field),
 		cmocka_unit_test(test_template_check),
 	};
 
