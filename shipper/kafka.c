@@ -767,6 +767,32 @@ produce_unauthenticated(Kafka *kafka, const ShipperEvent *event,
 }
 
 /*
+ * The delivery of an event (keeping what a dead-letter record needs under
+ * that policy), with its topic rendered into d->topic: empty, with the
+ * reason in err, when the event's fields make no valid topic name.  NULL,
+ * with the failure set, when memory is short.
+ */
+static Delivery *
+delivery_for_event(Kafka *kafka, const ShipperEvent *event,
+				   const char *envelope, size_t envelope_len, TrackerTxn txn,
+				   char *err, size_t err_size)
+{
+	Delivery *d = delivery_new(event, envelope, envelope_len, txn,
+							   kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER);
+
+	if (d == NULL)
+	{
+		set_failure(kafka, "out of memory producing event %s", event->id);
+		return NULL;
+	}
+	if (topic_render(kafka->config->topic_template, event->aggregate_type,
+					 event->aggregate_type_len, event->event_type,
+					 event->event_type_len, d->topic, err, err_size) != 0)
+		d->topic[0] = '\0';
+	return d;
+}
+
+/*
  * An event the plugin says must not reach its topic.  Unauthenticated ones
  * never stop the shipper; any other reason ("too_large", or one this shipper
  * does not know) is a permanent error of the event, under the policy.
@@ -784,18 +810,10 @@ produce_rejected(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 		status = produce_unauthenticated(kafka, event, envelope, envelope_len, txn);
 	else
 	{
-		d = delivery_new(event, envelope, envelope_len, txn,
-						 kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER);
-		if (d == NULL)
-		{
-			set_failure(kafka, "out of memory producing event %s", event->id);
+		/* d->topic, where it was going, is for the dead-letter headers. */
+		if ((d = delivery_for_event(kafka, event, envelope, envelope_len, txn,
+									err, sizeof(err))) == NULL)
 			return KAFKA_FAILED;
-		}
-		/* Where it was going, for the dead-letter headers. */
-		if (topic_render(kafka->config->topic_template, event->aggregate_type,
-						 event->aggregate_type_len, event->event_type,
-						 event->event_type_len, d->topic, err, sizeof(err)) != 0)
-			d->topic[0] = '\0';
 		if (event->has_size)
 			snprintf(size, sizeof(size), " (%llu bytes)", (unsigned long long) event->size);
 		snprintf(err, sizeof(err), "the plugin rejected it as %.100s%s%s", event->rejected, size,
@@ -857,20 +875,11 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 		return KAFKA_FAILED;
 	if (event->rejected)
 		return produce_rejected(kafka, event, envelope, envelope_len, txn);
-	d = delivery_new(event, envelope, envelope_len, txn,
-					 kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER);
-	if (d == NULL)
-	{
-		set_failure(kafka, "out of memory producing event %s", event->id);
+	if ((d = delivery_for_event(kafka, event, envelope, envelope_len, txn,
+								err, sizeof(err))) == NULL)
 		return KAFKA_FAILED;
-	}
-	if (topic_render(kafka->config->topic_template, event->aggregate_type,
-					 event->aggregate_type_len, event->event_type,
-					 event->event_type_len, d->topic, err, sizeof(err)) != 0)
-	{
-		d->topic[0] = '\0';
+	if (d->topic[0] == '\0')
 		return refuse(kafka, d, err, "INVALID_TOPIC", false);
-	}
 	if (kafka->max_message_bytes > 0 && record_size(event, value_len) > kafka->max_message_bytes)
 	{
 		snprintf(err, sizeof(err), "record of %zu bytes is larger than message.max.bytes (%zu)",

@@ -484,20 +484,12 @@ wait_until(PGconn *conn, int64_t deadline)
 	return PQconsumeInput(conn) != 0;
 }
 
-/* Cancels a command that takes too long and reads what is left of it. */
+/* Reads and discards the results left of a command, until deadline. */
 static void
-cancel_command(PGconn *conn)
+discard_results(PGconn *conn, int64_t deadline)
 {
-	PGcancel *cancel = PQgetCancel(conn);
-	int64_t deadline = now_usec() + CLOSE_TIMEOUT_MS * INT64_C(1000);
-	char err[256];
 	PGresult *res;
 
-	if (cancel != NULL)
-	{
-		(void) PQcancel(cancel, err, sizeof(err));
-		PQfreeCancel(cancel);
-	}
 	for (;;)
 	{
 		while (PQisBusy(conn))
@@ -507,6 +499,21 @@ cancel_command(PGconn *conn)
 			return;
 		PQclear(res);
 	}
+}
+
+/* Cancels a command that takes too long and reads what is left of it. */
+static void
+cancel_command(PGconn *conn)
+{
+	PGcancel *cancel = PQgetCancel(conn);
+	char err[256];
+
+	if (cancel != NULL)
+	{
+		(void) PQcancel(cancel, err, sizeof(err));
+		PQfreeCancel(cancel);
+	}
+	discard_results(conn, now_usec() + CLOSE_TIMEOUT_MS * INT64_C(1000));
 }
 
 /*
@@ -874,7 +881,6 @@ end_copy(PGconn *conn)
 	int64_t deadline = now_usec() + CLOSE_TIMEOUT_MS * INT64_C(1000);
 	char *buf;
 	int len;
-	PGresult *res;
 
 	if (PQputCopyEnd(conn, NULL) <= 0 || PQflush(conn) != 0)
 		return;
@@ -885,15 +891,7 @@ end_copy(PGconn *conn)
 		else if (!wait_until(conn, deadline))
 			return;
 	}
-	for (;;)
-	{
-		while (PQisBusy(conn))
-			if (!wait_until(conn, deadline))
-				return;
-		if ((res = PQgetResult(conn)) == NULL)
-			return;
-		PQclear(res);
-	}
+	discard_results(conn, deadline);
 }
 
 /* Ends the copy, drains what the server still sends, and disconnects. */

@@ -227,3 +227,31 @@ require_major() {
 }
 
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# emitting_writers: a workload of published and emitted events.  Emitted
+# events have no row: the writers keep their ids in the table "emitted", in
+# the same transaction, so that what committed can be checked; the view
+# all_events has both.  Then load SECONDS runs 4 writers in the background
+# (LOAD_PID), ~100 transactions (200 events) a second over 200 aggregates.
+emitting_writers() {
+	psql -qX >/dev/null <<-'SQL'
+	CREATE TABLE emitted (id uuid PRIMARY KEY, aggregate_type text, aggregate_id text,
+		event_type text, payload jsonb, headers jsonb,
+		at_lsn pg_lsn DEFAULT pg_current_wal_insert_lsn());
+	CREATE VIEW all_events AS
+		SELECT id, aggregate_type, aggregate_id, event_type, payload, headers FROM outbox.events
+		UNION ALL SELECT id, aggregate_type, aggregate_id, event_type, payload, headers FROM emitted;
+	SQL
+	cat >"$WORK/writer.sql" <<-'SQL'
+	\set agg random(1, 200)
+	BEGIN;
+	SELECT outbox.publish('order', :agg::text, 'published', jsonb_build_object('client', :client_id, 'r', random()));
+	INSERT INTO emitted (id, aggregate_type, aggregate_id, event_type, payload, headers) SELECT outbox.emit('order', :agg::text, 'emitted', p), 'order', :agg::text, 'emitted', p, NULL
+	FROM (SELECT jsonb_build_object('client', :client_id, 'r', random()) AS p) s;
+	END;
+	SQL
+	load() {	# load SECONDS
+		pgbench -n -c 4 -j 2 -T "$1" -R 100 -f "$WORK/writer.sql" >>"$WORK/pgbench.log" 2>&1 &
+		LOAD_PID=$!
+	}
+}

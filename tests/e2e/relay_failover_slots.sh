@@ -74,28 +74,7 @@ wait_for "the standby's copy of doomed to be invalidated" 60 invalidated_on_stan
 check "... and its synced copy on the standby" wal_removed "$(slot_on_standby doomed invalidation_reason)"
 psql -qX -c "DELETE FROM outbox.events WHERE aggregate_type = 'filler'" >/dev/null
 
-# Emitted events have no row: the writers keep their ids in a table, in
-# the same transaction, so that what committed can be checked.
-psql -qX >/dev/null <<'SQL'
-CREATE TABLE emitted (id uuid PRIMARY KEY, aggregate_type text, aggregate_id text,
-	event_type text, payload jsonb, headers jsonb,
-	at_lsn pg_lsn DEFAULT pg_current_wal_insert_lsn());
-CREATE VIEW all_events AS
-	SELECT id, aggregate_type, aggregate_id, event_type, payload, headers FROM outbox.events
-	UNION ALL SELECT id, aggregate_type, aggregate_id, event_type, payload, headers FROM emitted;
-SQL
-cat >"$WORK/writer.sql" <<'SQL'
-\set agg random(1, 200)
-BEGIN;
-SELECT outbox.publish('order', :agg::text, 'published', jsonb_build_object('client', :client_id, 'r', random()));
-INSERT INTO emitted (id, aggregate_type, aggregate_id, event_type, payload, headers) SELECT outbox.emit('order', :agg::text, 'emitted', p), 'order', :agg::text, 'emitted', p, NULL
-	FROM (SELECT jsonb_build_object('client', :client_id, 'r', random()) AS p) s;
-END;
-SQL
-load() {	# load SECONDS: 4 writers, ~100 transactions (200 events) a second
-	pgbench -n -c 4 -j 2 -T "$1" -R 100 -f "$WORK/writer.sql" >>"$WORK/pgbench.log" 2>&1 &
-	LOAD_PID=$!
-}
+emitting_writers		# the table "emitted", the view all_events, load()
 
 # The shipper creates its slot as a failover slot.
 start_shipper shipper -d "$BOTH"
