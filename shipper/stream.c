@@ -470,16 +470,20 @@ want_failover(Stream *stream, const StreamInfo *info, bool *failover, char *errs
 	return STREAM_FATAL;
 }
 
-/* Waits for the socket until deadline; false when the time is up. */
+/*
+ * Waits for the socket until deadline; false when the time is up or the
+ * connection broke.  The wait is rounded up to whole milliseconds, so it
+ * never ends just before the deadline.
+ */
 static bool
 wait_until(PGconn *conn, int64_t deadline)
 {
 	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-	int64_t left = (deadline - now_usec()) / 1000;
+	int64_t left = deadline - now_usec();
 
 	if (left <= 0)
 		return false;
-	if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
+	if (poll(&pfd, 1, (int) ((left + 999) / 1000)) < 0 && errno != EINTR)
 		return false;
 	return PQconsumeInput(conn) != 0;
 }
@@ -536,8 +540,13 @@ exec_bounded(PGconn *conn, const char *command, int timeout_ms, bool *timed_out)
 	{
 		if (wait_until(conn, deadline))
 			continue;
-		if (now_usec() < deadline)
-			break; /* the connection broke: PQgetResult says so */
+		/*
+		 * Not the time left: a wait that ended a moment early used to be
+		 * taken for a broken connection, and PQgetResult then blocked
+		 * until the command ended (seen once: 30 s on a standby).
+		 */
+		if (PQstatus(conn) == CONNECTION_BAD)
+			break; /* PQgetResult says why */
 		*timed_out = true;
 		cancel_command(conn);
 		return NULL;
