@@ -617,6 +617,26 @@ append_generated_id(StringInfo out, XLogRecPtr commit_lsn, uint64 seq)
 }
 
 /*
+ * The id written from id_start on must be a string: where nothing or null
+ * was written (a NULL id, a value that did not fit), an id is generated
+ * instead, made of commit_lsn and seq (the plugin) or a random UUID
+ * (outbox.replay(), which passes InvalidXLogRecPtr), and flagged.
+ */
+static void
+ensure_id(StringInfo out, int id_start, XLogRecPtr commit_lsn, uint64 seq)
+{
+	if (out->len > id_start && out->data[id_start] == '"')
+		return;
+	out->len = id_start;
+	out->data[id_start] = '\0';
+	if (XLogRecPtrIsInvalid(commit_lsn))
+		append_uuid(out, DatumGetUUIDP(DirectFunctionCall1(gen_random_uuid, (Datum) 0)));
+	else
+		append_generated_id(out, commit_lsn, seq);
+	appendStringInfoString(out, ",\"id_generated\":true");
+}
+
+/*
  * Appends the headers, which Kafka takes only as an object of names: any
  * other JSON value (a jsonb array, a json scalar, text of a column whose
  * type was altered) is written as null and flagged.
@@ -662,10 +682,9 @@ append_headers(StringInfo out, const OutboxValue *v)
 /*
  * Appends the event's own fields, "id" to "created_at", without braces.
  * The output plugin wraps them with the format version and the
- * transaction's metadata.  A NULL id is replaced by one made of commit_lsn
- * and seq (the plugin) or a random UUID (outbox.replay(), which passes
- * InvalidXLogRecPtr).  Returns false, with out as it was, when the fields
- * would take out past max_size bytes.
+ * transaction's metadata.  A NULL id is replaced (ensure_id()).  Returns
+ * false, with out as it was, when the fields would take out past max_size
+ * bytes.
  */
 bool
 outbox_append_event_fields(StringInfo out,
@@ -681,14 +700,7 @@ outbox_append_event_fields(StringInfo out,
 	appendStringInfoString(out, "\"id\":");
 	if (!id->isnull)
 		append_string_value(out, id);
-	else
-	{
-		if (XLogRecPtrIsInvalid(commit_lsn))
-			append_uuid(out, DatumGetUUIDP(DirectFunctionCall1(gen_random_uuid, (Datum) 0)));
-		else
-			append_generated_id(out, commit_lsn, seq);
-		appendStringInfoString(out, ",\"id_generated\":true");
-	}
+	ensure_id(out, start + 5, commit_lsn, seq);
 	appendStringInfoString(out, ",\"aggregate_type\":");
 	append_string_value(out, &values[OUTBOX_FIELD_AGGREGATE_TYPE]);
 	appendStringInfoString(out, ",\"aggregate_id\":");
@@ -759,19 +771,17 @@ outbox_append_too_large_fields(StringInfo out,
 {
 	const OutboxValue *id = &values[OUTBOX_FIELD_ID];
 	Size size = 0;
+	int id_start;
 	int field;
 
 	for (field = 0; field < OUTBOX_NFIELDS; field++)
 		size += value_size(&values[field]);
 
 	appendStringInfoString(out, "\"id\":");
+	id_start = out->len;
 	if (!id->isnull && value_size(id) <= OUTBOX_MAX_KEPT_FIELD_SIZE)
 		append_small_string_value(out, id);
-	else
-	{
-		append_generated_id(out, commit_lsn, seq);
-		appendStringInfoString(out, ",\"id_generated\":true");
-	}
+	ensure_id(out, id_start, commit_lsn, seq);
 	appendStringInfoString(out, ",\"aggregate_type\":");
 	append_small_string_value(out, &values[OUTBOX_FIELD_AGGREGATE_TYPE]);
 	appendStringInfoString(out, ",\"aggregate_id\":");

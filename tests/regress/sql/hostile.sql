@@ -76,6 +76,17 @@ SELECT regexp_replace(data, '"id":"[0-9A-F]+/[0-9A-F]+:([0-9]+)"', '"id":"<lsn>:
 FROM pg_logical_slot_get_changes('hostile', NULL, NULL, 'include-xid', '0',
 	'include-lsn', '0', 'include-timestamp', '0', 'max-event-size', '1024');
 
+-- A too_large event's id stays a string even when the id's text would be
+-- too long to keep (8000 bits of varbit are 1 kB stored, 8 kB as text).
+CREATE TABLE bit_events (id varbit, aggregate_type text, aggregate_id text,
+						 event_type text, payload jsonb);
+SELECT outbox.declare_table('bit_events');
+INSERT INTO bit_events VALUES (repeat('1', 8000)::varbit, 'a', '1', 'long-bit-id', '{}');
+SELECT regexp_replace(data, '"id":"[0-9A-F]+/[0-9A-F]+:([0-9]+)"', '"id":"<lsn>:\1"') AS data
+FROM pg_logical_slot_get_changes('hostile', NULL, NULL, 'include-xid', '0',
+	'include-lsn', '0', 'include-timestamp', '0', 'max-event-size', '1024');
+DROP TABLE bit_events;
+
 -- Only what is written counts: headers that are dropped (a 1000-digit
 -- numeric that is not an object) and whitespace that compaction removes
 -- take no room.
