@@ -30,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(outbox_new_signing_key);
 
@@ -73,8 +74,12 @@ outbox_read_signing_key(uint8 key[OUTBOX_KEY_BYTES], bool hold_lock)
 	HeapTuple tuple;
 	bool found = false;
 
-	/* Dropped since the message was written: it can no longer be opened. */
-	if (!OidIsValid(relid) || !outbox_relation_exists_now(relid))
+	/*
+	 * Decoding: dropped since the message was written, it could no longer be
+	 * opened.  (A writer sees the table as it is now: no need to ask.)
+	 */
+	if (!OidIsValid(relid) ||
+		(HistoricSnapshotActive() && !outbox_relation_exists_now(relid)))
 		return false;
 
 	rel = table_open(relid, AccessShareLock);
