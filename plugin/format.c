@@ -56,6 +56,14 @@ static const char hex_upper[] = "0123456789ABCDEF";
 static Size format_limit = OUTBOX_DEFAULT_MAX_EVENT_SIZE;
 static bool format_too_large = false;
 
+/* Takes back what was appended to out since len. */
+static void
+truncate_to(StringInfo out, int len)
+{
+	out->len = len;
+	out->data[len] = '\0';
+}
+
 /* Whether n more bytes fit in out; remembers when they do not. */
 static bool
 has_room(StringInfo out, Size n)
@@ -192,14 +200,21 @@ append_hex32(StringInfo out, uint32 value)
 	appendBinaryStringInfo(out, buf + i, sizeof(buf) - i);
 }
 
+/* Appends an LSN in PostgreSQL's X/X notation, unquoted. */
+static void
+append_lsn_text(StringInfo out, XLogRecPtr lsn)
+{
+	append_hex32(out, (uint32) (lsn >> 32));
+	appendStringInfoCharMacro(out, '/');
+	append_hex32(out, (uint32) lsn);
+}
+
 /* Appends an LSN as a JSON string in PostgreSQL's X/X notation. */
 void
 outbox_append_lsn(StringInfo out, XLogRecPtr lsn)
 {
 	appendStringInfoCharMacro(out, '"');
-	append_hex32(out, (uint32) (lsn >> 32));
-	appendStringInfoCharMacro(out, '/');
-	append_hex32(out, (uint32) lsn);
+	append_lsn_text(out, lsn);
 	appendStringInfoCharMacro(out, '"');
 }
 
@@ -590,8 +605,7 @@ append_json_value(StringInfo out, const OutboxValue *v)
 				(format_too_large ||
 				 json_text_is_valid(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))))
 				return true;
-			out->len = start;
-			out->data[start] = '\0';
+			truncate_to(out, start);
 			outbox_append_json_string(out, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 			return false;
 		default:
@@ -608,9 +622,7 @@ static void
 append_generated_id(StringInfo out, XLogRecPtr commit_lsn, uint64 seq)
 {
 	appendStringInfoCharMacro(out, '"');
-	append_hex32(out, (uint32) (commit_lsn >> 32));
-	appendStringInfoCharMacro(out, '/');
-	append_hex32(out, (uint32) commit_lsn);
+	append_lsn_text(out, commit_lsn);
 	appendStringInfoCharMacro(out, ':');
 	outbox_append_uint(out, seq);
 	appendStringInfoCharMacro(out, '"');
@@ -627,8 +639,7 @@ ensure_id(StringInfo out, int id_start, XLogRecPtr commit_lsn, uint64 seq)
 {
 	if (out->len > id_start && out->data[id_start] == '"')
 		return;
-	out->len = id_start;
-	out->data[id_start] = '\0';
+	truncate_to(out, id_start);
 	if (XLogRecPtrIsInvalid(commit_lsn))
 		append_uuid(out, DatumGetUUIDP(DirectFunctionCall1(gen_random_uuid, (Datum) 0)));
 	else
@@ -636,11 +647,7 @@ ensure_id(StringInfo out, int id_start, XLogRecPtr commit_lsn, uint64 seq)
 	appendStringInfoString(out, ",\"id_generated\":true");
 }
 
-/*
- * Appends the headers, which Kafka takes only as an object of names: any
- * other JSON value (a jsonb array, a json scalar, text of a column whose
- * type was altered) is written as null and flagged.
- */
+/* Whether a non-null headers value is a JSON object, without formatting it. */
 static bool
 headers_are_object(const OutboxValue *v)
 {
@@ -659,6 +666,11 @@ headers_are_object(const OutboxValue *v)
 	return p < end && *p == '{';
 }
 
+/*
+ * Appends the headers, which Kafka takes only as an object of names: any
+ * other JSON value (a jsonb array, a json scalar, text of a column whose
+ * type was altered) is written as null and flagged.
+ */
 static void
 append_headers(StringInfo out, const OutboxValue *v)
 {
@@ -674,8 +686,7 @@ append_headers(StringInfo out, const OutboxValue *v)
 	/* text that starts like an object but is not JSON */
 	if (format_too_large || v->isnull || out->data[start] == '{')
 		return;
-	out->len = start;
-	out->data[start] = '\0';
+	truncate_to(out, start);
 	appendStringInfoString(out, "null,\"headers_invalid\":true");
 }
 
@@ -717,8 +728,7 @@ outbox_append_event_fields(StringInfo out,
 
 	if (format_too_large || (Size) out->len > max_size)
 	{
-		out->len = start;
-		out->data[start] = '\0';
+		truncate_to(out, start);
 		return false;
 	}
 	return true;
@@ -752,8 +762,7 @@ append_small_string_value(StringInfo out, const OutboxValue *v)
 		append_string_value(out, v);
 	if (format_too_large || out->len == start)
 	{
-		out->len = start;
-		out->data[start] = '\0';
+		truncate_to(out, start);
 		appendBinaryStringInfo(out, "null", 4);
 	}
 }
@@ -861,8 +870,7 @@ outbox_append_unauthenticated_fields(StringInfo out, const char *message,
 	}
 	if (format_too_large)
 	{
-		out->len = payload_start;
-		out->data[payload_start] = '\0';
+		truncate_to(out, payload_start);
 		appendBinaryStringInfo(out, "null", 4);
 	}
 	appendStringInfoString(out,

@@ -229,6 +229,24 @@ test_units_booleans_origins(void **state)
 	}
 }
 
+/*
+ * config_parse of "outbox-shipper -b k" and up to nargs more arguments (a
+ * NULL ends them early), with env as the only variable (or none).
+ */
+static int
+parse_case(const char *const *args, int nargs, const char *env,
+		   ShipperConfig *c, char *err, size_t err_size)
+{
+	char *argv[8] = {"outbox-shipper", "-b", "k"};
+	char *envp[2] = {(char *) env, NULL};
+	int argc = 3;
+	int a;
+
+	for (a = 0; a < nargs && a < 5 && args[a]; a++)
+		argv[argc++] = (char *) args[a];
+	return config_parse(argc, argv, envp, c, err, err_size);
+}
+
 /* Slot creation: opt-in by flag or variable; the last word wins. */
 static void
 test_create_slot(void **state)
@@ -250,16 +268,10 @@ test_create_slot(void **state)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		char *argv[6] = {"outbox-shipper", "-b", "k"};
-		char *envp[2] = {(char *) cases[i].env, NULL};
-		int argc = 3;
-		int a;
 		ShipperConfig c;
 		char err[256];
 
-		for (a = 0; a < 3 && cases[i].args[a]; a++)
-			argv[argc++] = (char *) cases[i].args[a];
-		assert_int_equal(config_parse(argc, argv, envp, &c, err, sizeof(err)), 0);
+		assert_int_equal(parse_case(cases[i].args, 3, cases[i].env, &c, err, sizeof(err)), 0);
 		assert_int_equal(c.create_slot, cases[i].want);
 		config_free(&c);
 	}
@@ -292,22 +304,16 @@ test_failover(void **state)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		char *argv[6] = {"outbox-shipper", "-b", "k"};
-		char *envp[2] = {(char *) cases[i].env, NULL};
-		int argc = 3;
-		int a;
 		ShipperConfig c;
 		char err[256];
 
-		for (a = 0; a < 2 && cases[i].args[a]; a++)
-			argv[argc++] = (char *) cases[i].args[a];
 		if (cases[i].error)
 		{
-			assert_int_equal(config_parse(argc, argv, envp, &c, err, sizeof(err)), -1);
+			assert_int_equal(parse_case(cases[i].args, 2, cases[i].env, &c, err, sizeof(err)), -1);
 			assert_string_equal(err, cases[i].error);
 			continue;
 		}
-		assert_int_equal(config_parse(argc, argv, envp, &c, err, sizeof(err)), 0);
+		assert_int_equal(parse_case(cases[i].args, 2, cases[i].env, &c, err, sizeof(err)), 0);
 		assert_int_equal(c.failover, cases[i].want);
 		config_free(&c);
 	}
