@@ -33,9 +33,14 @@ liveness_not_reading(Liveness *liveness, int64_t now)
 }
 
 /*
- * LIVENESS_PROBE once per silence, after half the limit; the caller sends
- * the probe and says so with liveness_probed().  LIVENESS_LOST after the
- * whole limit.
+ * LIVENESS_PROBE once per silence, after a quarter of the limit; the caller
+ * sends the probe and says so with liveness_probed().  LIVENESS_LOST after
+ * the whole limit.
+ *
+ * Why a quarter: a walsender decoding a large transaction reads the
+ * client's messages only when half its wal_sender_timeout passed since it
+ * last did, so a live one may take that long to answer.  A probe at a
+ * quarter is answered by three quarters, with a quarter to spare.
  */
 LivenessVerdict
 liveness_check(Liveness *liveness, int64_t now)
@@ -44,7 +49,7 @@ liveness_check(Liveness *liveness, int64_t now)
 
 	if (silent >= liveness->limit_usec)
 		return LIVENESS_LOST;
-	if (!liveness->probed && silent >= liveness->limit_usec / 2)
+	if (!liveness->probed && silent >= liveness->limit_usec / 4)
 		return LIVENESS_PROBE;
 	return LIVENESS_ALIVE;
 }

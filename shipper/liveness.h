@@ -6,11 +6,11 @@
  * TCP does not say when a link dies silently (a partition, a dead NAT
  * entry, a proxy that stops forwarding): the kernel waits for minutes.  An
  * idle walsender sends nothing while the shipper's status updates keep it
- * content, so silence alone proves nothing.  Hence a probe: after half the
- * limit without a message, the next status update asks for a reply, which
- * a live walsender sends at once (also while decoding a large transaction,
- * between changes).  A whole limit without any message means the link is
- * lost.
+ * content, so silence alone proves nothing.  Hence a probe: after a quarter
+ * of the limit without a message, a status update asks for a reply, which a
+ * live walsender sends at once, or while decoding a large transaction
+ * within half its wal_sender_timeout.  A whole limit without any message
+ * means the link is lost.
  *
  * Silence is only the server's while the shipper reads: when the in-flight
  * caps pause reading, the server's messages wait in the socket, and the

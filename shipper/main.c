@@ -517,9 +517,6 @@ connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
 			case STREAM_SLOT_MISSING:
 				log_slot_missing(s, info);
 				return -1;
-			case STREAM_FATAL:
-				log_error("%s", s->errstr);
-				return -1;
 			case STREAM_INTERRUPTED:
 				return 1;
 			case STREAM_SLOT_BUSY:
@@ -533,6 +530,19 @@ connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
 				sleep_interruptible(s, busy_ms);
 				busy_ms = next_backoff(busy_ms, SLOT_BUSY_BACKOFF_MAX_MS);
 				break;
+			case STREAM_FATAL:
+				/*
+				 * Refused at connection (credentials, pg_hba.conf, the role)
+				 * after this process streamed: a rotation or a change in
+				 * progress, e.g. the server's password changed before the
+				 * secret file.  Exiting would only make a restart loop.
+				 */
+				if (s->counters.connections == 0 || info->server[0] != '\0')
+				{
+					log_error("%s", s->errstr);
+					return -1;
+				}
+				/* FALLTHROUGH */
 			case STREAM_RETRY:
 				log_warning("%s; retrying in %.1f s", s->errstr, *backoff_ms / 1000.0);
 				metrics_set_state(s->metrics, STATE_CONNECTING, "to PostgreSQL, which is unreachable");
@@ -627,6 +637,9 @@ on_connected(Shipper *s, const StreamInfo *info)
 			 s->config.slot, info->slot_created ? " (created)" : "", info->server,
 			 info->system_id, info->timeline, slot_lsn, server_lsn, describe_failover(info));
 	warn_failover(s, info);
+	if (info->silence_limit_ms > info->wal_sender_timeout_ms && info->wal_sender_timeout_ms > 0)
+		log_info("silence limit raised to %.1f s after a silent link, until the stream confirms past it",
+				 info->silence_limit_ms / 1000.0);
 	if (info->wal_sender_timeout_ms > 0 &&
 		s->config.status_interval * 1000 * 2 > info->wal_sender_timeout_ms)
 		log_warning("--status-interval %.1f s is more than half the server's wal_sender_timeout (%d ms): the server may drop the connection",
@@ -671,6 +684,7 @@ run(Shipper *s)
 	StreamInfo info;
 	int backoff_ms = 1000;
 	int64_t started;
+	Lsn confirmed_at_start;
 	RunResult result = RUN_STOPPED;
 	int rc;
 
@@ -678,6 +692,7 @@ run(Shipper *s)
 	{
 		on_connected(s, &info);
 		started = now_usec();
+		confirmed_at_start = tracker_confirmed(s->tracker);
 		result = run_stream(s);
 		if (result != RUN_LOST)
 			break;
@@ -685,8 +700,12 @@ run(Shipper *s)
 		metrics_set_state(s->metrics, STATE_CONNECTING, "after a lost connection");
 		s->holding = false; /* stream_close frees its buffer */
 		stream_close(s->stream);
-		/* A connection that breaks at once must not be retried in a tight loop. */
-		if (now_usec() - started > STABLE_STREAM_USEC)
+		/*
+		 * A connection that breaks at once must not be retried in a tight
+		 * loop; one that lasted, or moved the slot on, was working.
+		 */
+		if (now_usec() - started > STABLE_STREAM_USEC ||
+			tracker_confirmed(s->tracker) > confirmed_at_start)
 			backoff_ms = 1000;
 		sleep_interruptible(s, backoff_ms);
 		backoff_ms = next_backoff(backoff_ms, RECONNECT_BACKOFF_MAX_MS);

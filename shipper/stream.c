@@ -49,6 +49,8 @@
 #define IDLE_SLICE_MS 100
 /* The silence limit where wal_sender_timeout is 0 (off). */
 #define DEFAULT_SILENCE_LIMIT_MS 60000
+/* A silent link doubles the next connection's limit, up to this factor. */
+#define MAX_SILENCE_FACTOR 8
 
 struct Stream
 {
@@ -61,6 +63,16 @@ struct Stream
 	bool flush_pending; /* libpq holds output the socket did not take */
 	Liveness liveness;
 	int silence_limit_ms;
+	/*
+	 * A false alarm would restart decoding from the slot's restart point:
+	 * if that fell in a transaction the server takes longer than the limit
+	 * to decode in silence, every connection would end there for ever.  So
+	 * each silent link doubles the next connection's limit, until the
+	 * stream confirms past where the silence was.
+	 */
+	int silence_factor; /* 0 or 1: none */
+	Lsn silent_at; /* the position confirmed when the link went silent */
+	Lsn sent_confirmed; /* the last position sent to the server */
 };
 
 /* How a wait for the server ended. */
@@ -1018,6 +1030,9 @@ stream_connect(Stream *stream, bool may_create, StreamInfo *info, char *errstr,
 	stream->flush_pending = false;
 	stream->silence_limit_ms = info->wal_sender_timeout_ms > 0 ? info->wal_sender_timeout_ms
 															   : DEFAULT_SILENCE_LIMIT_MS;
+	if (stream->silence_factor > 1)
+		stream->silence_limit_ms *= stream->silence_factor;
+	info->silence_limit_ms = stream->silence_limit_ms;
 	liveness_start(&stream->liveness, (int64_t) stream->silence_limit_ms * 1000, monotonic_usec());
 	return STREAM_OK;
 }
@@ -1086,9 +1101,14 @@ stream_check_alive(Stream *stream, char *errstr, size_t errstr_size)
 			break;
 	}
 	snprintf(errstr, errstr_size,
-			 "replication connection lost: no message from PostgreSQL for %.1f s, not even an answer to a status update that asked for one (the silence limit is the server's wal_sender_timeout, %d ms here; %d ms where that is 0) HINT: A network partition or a proxy that stopped forwarding looks like this; to find it sooner, lower wal_sender_timeout for the shipper alone: options=-c wal_sender_timeout=10s in the connection string.",
+			 "replication connection lost: no message from PostgreSQL for %.1f s, not even an answer to a status update that asked for one (silence limit %d ms: the server's wal_sender_timeout, or %d ms where that is 0, doubled after each silent link until the stream moves on) HINT: A network partition or a proxy that stopped forwarding looks like this; to find it sooner, lower wal_sender_timeout for the shipper alone: options=-c wal_sender_timeout=10s in the connection string.",
 			 (double) liveness_silent_usec(&stream->liveness, now) / 1e6,
 			 stream->silence_limit_ms, DEFAULT_SILENCE_LIMIT_MS);
+	if (stream->silence_factor < 1)
+		stream->silence_factor = 1;
+	if (stream->silence_factor < MAX_SILENCE_FACTOR)
+		stream->silence_factor *= 2;
+	stream->silent_at = stream->sent_confirmed;
 	stream->streaming = false;
 	return -1;
 }
@@ -1164,6 +1184,9 @@ stream_send_status(Stream *stream, Lsn confirmed, char *errstr, size_t errstr_si
 	walproto_status_update(buf, confirmed, confirmed, confirmed,
 						   walproto_time_from_unix(now_usec()), probe);
 	rc = PQputCopyData(stream->conn, buf, sizeof(buf));
+	stream->sent_confirmed = confirmed;
+	if (stream->silence_factor > 1 && confirmed > stream->silent_at)
+		stream->silence_factor = 1; /* from the next connection on */
 	if (rc > 0 && (flushed = PQflush(stream->conn)) < 0)
 		rc = -1;
 	stream->flush_pending = flushed == 1;
@@ -1176,7 +1199,11 @@ stream_send_status(Stream *stream, Lsn confirmed, char *errstr, size_t errstr_si
 	}
 	/* rc 0: libpq's buffer is full; the next update carries a newer position. */
 	if (rc > 0 && probe)
+	{
 		liveness_probed(&stream->liveness);
+		log_debug("no message from PostgreSQL for %.1f s: asked it for a reply",
+				  (double) liveness_silent_usec(&stream->liveness, monotonic_usec()) / 1e6);
+	}
 	return 0;
 }
 

@@ -45,6 +45,7 @@ typedef struct StreamInfo
 	bool slot_created;
 	int busy_pid; /* STREAM_SLOT_BUSY: the slot's holder, or 0 */
 	int wal_sender_timeout_ms; /* 0: off or unknown */
+	int silence_limit_ms; /* no message for this long: the link is lost */
 	int server_version; /* e.g. 170011 */
 	bool in_recovery; /* a hot standby (decoding there needs 16+) */
 	bool sync_slots; /* a standby with sync_replication_slots on (17+) */
