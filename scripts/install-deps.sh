@@ -17,6 +17,11 @@ PACKAGES=(
 	python3-hypothesis python3-psycopg2
 	clang libclang-rt-dev
 )
+# Go builds Toxiproxy for the network-fault tests (scripts/toxiproxy.sh):
+# Debian's golang-go (1.19) unless a Go is there already.
+if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+	PACKAGES+=(golang-go)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
