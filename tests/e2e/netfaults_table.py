@@ -4,14 +4,15 @@
   netfaults_table.py CASES_TSV RECORDS_FILE
 
 CASES_TSV: one line per case, tab-separated: name, start (epoch seconds),
-end, noticed (seconds or "-"), recovery (seconds or "-").  RECORDS_FILE:
+end, kB behind just before the end, noticed (seconds or "-"), recovery (seconds).  RECORDS_FILE:
 kcat -J lines of the topic.  A case's window runs from its start to the
 next case's start (the last one's to the end of time): an event belongs to
 the case in whose window it was written (outbox.events.created_at), a
 duplicate record to the case in whose window it was produced (the
 record's timestamp: a duplicate is a new produce() after a reconnect).
 
-Prints a Markdown table (case, missing, duplicates, noticed s, recovery s)
+Prints a Markdown table (case, missing, duplicates, kB behind, noticed s,
+recovery s)
 and, last, "missing=N duplicates=N" over every case.
 """
 import json
@@ -25,8 +26,8 @@ def main():
     cases = []
     with open(sys.argv[1]) as f:
         for line in f:
-            name, start, end, noticed, recovery = line.rstrip("\n").split("\t")
-            cases.append((name, float(start), noticed, recovery))
+            name, start, end, behind, noticed, recovery = line.rstrip("\n").split("\t")
+            cases.append((name, float(start), behind, noticed, recovery))
     starts = [c[1] for c in cases]
 
     def case_of(epoch):
@@ -59,11 +60,11 @@ def main():
         for ts in sorted(stamps)[1:]:
             duplicates[case_of(ts)] += 1
 
-    print("| case | missing | duplicates | noticed (s) | recovery (s) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| case | missing | duplicates | behind (kB) | noticed (s) | recovery (s) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name in ["before"] + [c[0] for c in cases]:
-        noticed, recovery = next(((c[2], c[3]) for c in cases if c[0] == name), ("-", "-"))
-        print("| %s | %d | %d | %s | %s |" % (name, missing[name], duplicates[name], noticed, recovery))
+        extra = next((c[2:] for c in cases if c[0] == name), ("-", "-", "-"))
+        print("| %s | %d | %d | %s | %s | %s |" % ((name, missing[name], duplicates[name]) + tuple(extra)))
     print("missing=%d duplicates=%d" % (sum(missing.values()), sum(duplicates.values())))
 
 

@@ -22,7 +22,8 @@
 # Each case: the shipper still runs; it caught up (the slot confirmed what
 # was written by the fault's end), recovery measured from the fault's end
 # (silent: from its start); silent and no_answer noticed within the link's
-# bound.  At the end: no event missing, exact records, per-aggregate order
+# bound (noticed: the shipper closed the connection).  How far the slot's
+# confirmed position was behind just before the fault ended is printed.  At the end: no event missing, exact records, per-aggregate order
 # (verify.py), and a table of missing, duplicates, noticed and recovery
 # seconds per case (netfaults_table.py).
 #
@@ -105,6 +106,14 @@ wait_new() {
 	done
 }
 
+# note_behind: sets BEHIND, how many kB of WAL the slot's confirmed
+# position is behind now (the shipper confirms within a second: up to ~60
+# kB is no lag).  Taken just before a fault ends, it shows the fault bit.
+note_behind() {
+	BEHIND=$(psql -qXAt -c "SELECT greatest(0, round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(),
+		confirmed_flush_lsn) / 1024)) FROM pg_replication_slots WHERE slot_name = 'outbox_pg'")
+}
+
 # ---- the faults: fault_KIND PROXY PORT.  Each clears what it did and
 # sets FAULT_START, FAULT_END and NOTICED (seconds until the shipper closed
 # the connection, or "-").
@@ -114,6 +123,7 @@ fault_latency() {
 	toxi toxic "$1" lat_down latency downstream latency=200 jitter=100
 	toxi toxic "$1" lat_up latency upstream latency=200 jitter=100
 	sleep 8
+	note_behind
 	toxi untoxic "$1" lat_down
 	toxi untoxic "$1" lat_up
 	FAULT_END=$(now)
@@ -125,6 +135,7 @@ fault_bandwidth() {
 	toxi toxic "$1" bw_down bandwidth downstream rate=2
 	toxi toxic "$1" bw_up bandwidth upstream rate=2
 	sleep 8
+	note_behind
 	toxi untoxic "$1" bw_down
 	toxi untoxic "$1" bw_up
 	FAULT_END=$(now)
@@ -135,6 +146,7 @@ fault_reset_peer() {
 	FAULT_START=$(now)
 	toxi toxic "$1" reset reset_peer upstream timeout=500
 	sleep 4
+	note_behind
 	toxi untoxic "$1" reset
 	FAULT_END=$(now)
 	NOTICED=-
@@ -153,6 +165,7 @@ fault_silent() {
 	else
 		NOTICED="not within $WAIT_CAP"
 	fi
+	note_behind
 	toxi untoxic "$1" silent
 	FAULT_END=$(now)
 }
@@ -171,6 +184,7 @@ fault_no_answer() {
 	if wait_new "$2" $old && wait_closed "$2" "$NEW_CONN"; then
 		NOTICED=$(seconds "$NEW_AT" "$CLOSED_AT")
 	fi
+	note_behind
 	toxi untoxic "$1" deaf_down
 	toxi untoxic "$1" deaf_up
 	FAULT_END=$(now)
@@ -193,6 +207,7 @@ fault_slow_close() {
 	else
 		NOTICED="not within $WAIT_CAP"
 	fi
+	note_behind
 	toxi untoxic "$1" slow
 	FAULT_END=$(now)
 }
@@ -217,8 +232,9 @@ run_case() {
 		check "$name: noticed within $bound s" yes \
 			"$(awk -v n="$NOTICED" -v b="$bound" 'BEGIN { print (n ~ /^[0-9.]+$/ && n <= b) ? "yes" : "no (" n ")" }')"
 	fi
-	echo "# $name: noticed $NOTICED s, recovery $recovery s"
-	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$FAULT_START" "$FAULT_END" "$NOTICED" "$recovery" >>"$WORK/cases.tsv"
+	echo "# $name: $BEHIND kB behind before the fault ended, noticed $NOTICED s, recovery $recovery s"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$FAULT_START" "$FAULT_END" "$BEHIND" "$NOTICED" "$recovery" \
+		>>"$WORK/cases.tsv"
 }
 
 started=$SECONDS
