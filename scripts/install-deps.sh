@@ -10,7 +10,7 @@ PACKAGES=(
 	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	postgresql-15-wal2json
 	librdkafka-dev libjansson-dev libcmocka-dev kcat libmicrohttpd-dev
-	prometheus curl
+	prometheus curl iproute2
 	debootstrap umoci skopeo python3-venv
 	openjdk-17-jre-headless maven
 	valgrind clang-format
