@@ -10,13 +10,18 @@ PACKAGES=(
 	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	postgresql-15-wal2json
 	librdkafka-dev libjansson-dev libcmocka-dev kcat libmicrohttpd-dev
-	prometheus curl
+	prometheus curl iproute2
 	debootstrap umoci skopeo python3-venv
 	openjdk-17-jre-headless maven
 	valgrind clang-format
 	python3-hypothesis python3-psycopg2
 	clang libclang-rt-dev
 )
+# Go builds Toxiproxy for the network-fault tests (scripts/toxiproxy.sh):
+# Debian's golang-go (1.19) unless a Go is there already.
+if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+	PACKAGES+=(golang-go)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

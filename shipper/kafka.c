@@ -12,6 +12,25 @@
  * same events again, and idempotent retries keep the order that a restart
  * could not.  Any librdkafka property overrides these.
  *
+ * A dead broker connection (a partition, a broker that froze: the socket
+ * stays open and nothing answers) is noticed within 11 s while events
+ * flow, measured at 10-11 s (tests/e2e/relay_netfaults.sh, kafka silent):
+ * a produce request waits socket.timeout.ms=10000 for its answer
+ * (message.timeout.ms=0 leaves that as its only limit; librdkafka scans
+ * once a second), then socket.max.fails=1 closes the connection and the
+ * unanswered requests are retried on a new one, in order (idempotence).
+ * request.timeout.ms=5000, the broker's own wait for acks=all, stays below
+ * it so a slow ISR gets the broker's REQUEST_TIMED_OUT (retried) rather
+ * than a dropped connection.  A broker that accepts a connection and never
+ * answers is given up after socket.connection.setup.timeout.ms=10000;
+ * reconnect.backoff.max.ms=2000 then caps the wait between attempts, so
+ * the shipper is back within ~2 s of the network.  An idle connection
+ * carries no request, so its death is noticed when the next event is
+ * produced, within the same 11 s from then.  socket.keepalive.enable
+ * turns on TCP keepalives at the kernel's settings
+ * (net.ipv4.tcp_keepalive_time, 2 h by default): no part of the bound, they
+ * only keep idle connections from outliving the peer indefinitely.
+ *
  * Errors are of three kinds, and only the first is ever dead-lettered:
  *
  * - Record-level: this event can never be written, whatever the cluster
@@ -462,6 +481,15 @@ set_defaults(rd_kafka_conf_t *conf, const ShipperConfig *config, char *errstr,
 		{"linger.ms", "5"},
 		{"message.timeout.ms", "0"},
 		{"client.id", "outbox-shipper"},
+		/* A dead broker connection is noticed within a bound: see the
+		 * header comment.  The broker's own ack timeout stays below ours,
+		 * so a slow ISR answers REQUEST_TIMED_OUT (retried) before we
+		 * would drop a healthy connection. */
+		{"socket.timeout.ms", "10000"},
+		{"request.timeout.ms", "5000"},
+		{"socket.connection.setup.timeout.ms", "10000"},
+		{"socket.keepalive.enable", "true"},
+		{"reconnect.backoff.max.ms", "2000"},
 	};
 	size_t i;
 

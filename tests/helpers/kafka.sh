@@ -37,6 +37,10 @@
 #   KAFKA_JARS_CACHE        jar directory (~/.cache/outbox_pg/kafka-VERSION)
 #   KAFKA_PORT                broker port (default: a free one)
 #   KAFKA_CONTROLLER_PORT     controller port (default: a free one)
+#   KAFKA_ADVERTISED_PORT     the port the broker tells clients to use for
+#                             it (default: KAFKA_PORT's), e.g. a fault
+#                             proxy's in front of KAFKA_PORT: every
+#                             connection after bootstrap goes there
 #   KAFKA_AUTO_CREATE_TOPICS  true (default) or false
 #   KAFKA_EXTRA_CONFIG        lines appended to server.properties at start;
 #                             a property given twice takes the last value
@@ -256,7 +260,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_ADVERTISED_PORT:-$port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -343,6 +347,11 @@ port_open() {	# port_open PORT: something accepts connections on it
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# advertised_port DIR: the port the broker advertises (a proxy's, or its own)
+advertised_port() {
+	config_value "$1" advertised.listeners | sed -n 's/.*PLAINTEXT:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p'
+}
+
 # broker_listed DIR: the broker answers a metadata request and lists itself,
 # which it does once it is registered with the controller and unfenced.
 broker_listed() {
@@ -352,7 +361,7 @@ broker_listed() {
 	# (Into a variable first: grep -q may exit before kcat has written all,
 	# and pipefail would then count kcat's SIGPIPE as a failure.)
 	metadata=$(timeout 10 kcat -b "127.0.0.1:$port" -L -m 5 2>/dev/null) || return 1
-	grep -q "^ *broker 1 at 127\.0\.0\.1:$port\b" <<<"$metadata"
+	grep -q "^ *broker 1 at 127\.0\.0\.1:$(advertised_port "$1")\b" <<<"$metadata"
 }
 
 # wait_ready DIR: 0 when ready, 1 if the broker exited, 2 at the deadline.
@@ -440,6 +449,7 @@ cmd_start() {
 		! port_open "$KAFKA_CONTROLLER_PORT" \
 			|| die "KAFKA_CONTROLLER_PORT 127.0.0.1:$KAFKA_CONTROLLER_PORT is already in use"
 	fi
+	[ -z "${KAFKA_ADVERTISED_PORT:-}" ] || need_uint KAFKA_ADVERTISED_PORT "$KAFKA_ADVERTISED_PORT"
 	need_uint KAFKA_START_TIMEOUT "$START_TIMEOUT"
 	cmd_fetch
 	cp "$here/kafka/log4j.properties" "$dir/log4j.properties"
