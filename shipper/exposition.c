@@ -169,6 +169,10 @@ render_identity(const MetricsView *view, TextBuffer *out)
 		uint_metric(out, PREFIX "kafka_reachable", "gauge",
 					"1 when the last probe of the Kafka cluster (a metadata request) got an answer.",
 					(uint64_t) view->kafka_reachable);
+	if (view->kafka_below_min_isr >= 0)
+		uint_metric(out, PREFIX "kafka_partitions_below_min_isr", "gauge",
+					"Partitions of the topics written to whose in-sync replicas are fewer than min.insync.replicas: Kafka refuses their writes (NOT_ENOUGH_REPLICAS) and the shipper retries.",
+					(uint64_t) view->kafka_below_min_isr);
 }
 
 static void

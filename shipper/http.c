@@ -41,6 +41,7 @@
 #define REQUEST_DEADLINE_USEC (5 * INT64_C(1000000))
 #define WATCH_INTERVAL_MS 250
 #define MHD_LOG_INTERVAL_USEC (30 * INT64_C(1000000))
+#define MIN_ISR_LOG_INTERVAL_USEC (30 * INT64_C(1000000))
 
 /* A connection, for the request deadline; in a list under the lock. */
 typedef struct Client
@@ -67,6 +68,9 @@ struct HttpServer
 	Client *clients;
 	int64_t probed_at; /* monotonic_usec() of the last probe's answer, 0: none */
 	int64_t mhd_logged_at; /* the last libmicrohttpd message at warning level */
+	/* Watcher thread only: */
+	int below_min_isr; /* partitions refusing writes at the last probe */
+	int64_t min_isr_logged_at; /* the last warning about them */
 };
 
 /* Splits "host:port", "[v6]:port" or ":port"; host "" means any. */
@@ -146,6 +150,36 @@ cut_slow_clients(HttpServer *server, int64_t now)
 	}
 }
 
+/*
+ * Whether the reachable brokers refuse writes: partitions below
+ * min.insync.replicas (kafka_probe_min_isr).  Said when it starts, at most
+ * once per interval while it lasts (with the count when it changed), and
+ * when it ends: librdkafka retries every 100 ms and must not be heard
+ * each time.
+ */
+static void
+probe_min_isr(HttpServer *server)
+{
+	char example[256];
+	int below = kafka_probe_min_isr(server->kafka, KAFKA_PROBE_TIMEOUT_MS,
+									example, sizeof(example));
+	int64_t now = monotonic_usec();
+
+	if (below < 0)
+		return;
+	metrics_set_kafka_min_isr(server->metrics, below, example);
+	if (below > 0 && (server->below_min_isr == 0 ||
+					  now - server->min_isr_logged_at >= MIN_ISR_LOG_INTERVAL_USEC))
+	{
+		log_warning("Kafka refuses writes (NOT_ENOUGH_REPLICAS): %d partition%s below min.insync.replicas, e.g. %s; retrying, nothing past the first undelivered event is confirmed",
+					below, below == 1 ? "" : "s", example);
+		server->min_isr_logged_at = now;
+	}
+	else if (below == 0 && server->below_min_isr > 0)
+		log_info("Kafka accepts writes again: every partition has min.insync.replicas in sync");
+	server->below_min_isr = below;
+}
+
 /* Probes Kafka without the lock held (it takes up to the probe timeout). */
 static void
 probe_kafka(HttpServer *server)
@@ -155,6 +189,8 @@ probe_kafka(HttpServer *server)
 	pthread_mutex_unlock(&server->lock);
 	reachable = kafka_probe(server->kafka, KAFKA_PROBE_TIMEOUT_MS);
 	metrics_set_kafka_reachable(server->metrics, reachable);
+	if (reachable)
+		probe_min_isr(server);
 	pthread_mutex_lock(&server->lock);
 	server->probed_at = monotonic_usec();
 }

@@ -1020,3 +1020,156 @@ kafka_handle(Kafka *kafka)
 {
 	return kafka->rk;
 }
+
+/*
+ * Below min.insync.replicas.  The leader of a partition with fewer
+ * in-sync replicas than its topic's min.insync.replicas refuses acks=all
+ * writes with NOT_ENOUGH_REPLICAS; librdkafka retries those for ever
+ * (message.timeout.ms=0) and says nothing above debug level, while brokers
+ * still answer metadata requests.  So the probe asks the cluster: the
+ * metadata of the topics this producer knows gives each partition's ISR,
+ * and for the topics with a partition short of replicas (none, in a
+ * healthy cluster, so it costs one metadata request) DescribeConfigs gives
+ * min.insync.replicas.
+ */
+#define MIN_ISR_TOPICS_MAX 32
+
+/* Topics with a partition whose ISR is smaller than its replica set. */
+static int
+under_replicated_topics(const struct rd_kafka_metadata *metadata,
+						const char **topics, int max)
+{
+	int n = 0;
+	int t;
+	int p;
+
+	for (t = 0; t < metadata->topic_cnt && n < max; t++)
+	{
+		const rd_kafka_metadata_topic_t *topic = &metadata->topics[t];
+
+		if (topic->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			continue;
+		for (p = 0; p < topic->partition_cnt; p++)
+			if (topic->partitions[p].isr_cnt < topic->partitions[p].replica_cnt)
+			{
+				topics[n++] = topic->topic;
+				break;
+			}
+	}
+	return n;
+}
+
+/* The value of min.insync.replicas among a described topic's configs. */
+static int
+config_min_isr(const rd_kafka_ConfigResource_t *resource)
+{
+	const rd_kafka_ConfigEntry_t **entries;
+	size_t count;
+	size_t i;
+
+	entries = rd_kafka_ConfigResource_configs(resource, &count);
+	for (i = 0; i < count; i++)
+		if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "min.insync.replicas") == 0 &&
+			rd_kafka_ConfigEntry_value(entries[i]) != NULL)
+			return atoi(rd_kafka_ConfigEntry_value(entries[i]));
+	return 0;
+}
+
+/*
+ * Fills min_isr[i] with topics[i]'s min.insync.replicas, 0 where unknown;
+ * -1 when the cluster did not answer in time.
+ */
+static int
+describe_min_isr(Kafka *kafka, const char **topics, int n, int *min_isr,
+				 int timeout_ms)
+{
+	rd_kafka_ConfigResource_t *resources[MIN_ISR_TOPICS_MAX];
+	const rd_kafka_ConfigResource_t **described;
+	rd_kafka_queue_t *queue = rd_kafka_queue_new(kafka->rk);
+	rd_kafka_AdminOptions_t *options;
+	rd_kafka_event_t *event;
+	const rd_kafka_DescribeConfigs_result_t *result;
+	char err[256];
+	size_t count = 0;
+	size_t r;
+	int i;
+	int status = -1;
+
+	options = rd_kafka_AdminOptions_new(kafka->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, err, sizeof(err));
+	for (i = 0; i < n; i++)
+	{
+		resources[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topics[i]);
+		min_isr[i] = 0;
+	}
+	rd_kafka_DescribeConfigs(kafka->rk, resources, (size_t) n, options, queue);
+	event = rd_kafka_queue_poll(queue, timeout_ms);
+	if (event != NULL && rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		(result = rd_kafka_event_DescribeConfigs_result(event)) != NULL)
+	{
+		described = rd_kafka_DescribeConfigs_result_resources(result, &count);
+		for (r = 0; r < count; r++)
+			for (i = 0; i < n; i++)
+				if (rd_kafka_ConfigResource_error(described[r]) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+					strcmp(rd_kafka_ConfigResource_name(described[r]), topics[i]) == 0)
+					min_isr[i] = config_min_isr(described[r]);
+		status = 0;
+	}
+	if (event != NULL)
+		rd_kafka_event_destroy(event);
+	rd_kafka_ConfigResource_destroy_array(resources, (size_t) n);
+	rd_kafka_AdminOptions_destroy(options);
+	rd_kafka_queue_destroy(queue);
+	return status;
+}
+
+/* Partitions of topic below min_isr; the first described in example if empty. */
+static int
+count_below_min_isr(const rd_kafka_metadata_topic_t *topic, int min_isr,
+					char *example, size_t example_size)
+{
+	int below = 0;
+	int p;
+
+	for (p = 0; p < topic->partition_cnt; p++)
+	{
+		if (topic->partitions[p].isr_cnt >= min_isr)
+			continue;
+		if (below++ == 0 && example[0] == '\0')
+			snprintf(example, example_size,
+					 "%s [%d] has %d in-sync replica%s, min.insync.replicas is %d",
+					 topic->topic, (int) topic->partitions[p].id,
+					 topic->partitions[p].isr_cnt,
+					 topic->partitions[p].isr_cnt == 1 ? "" : "s", min_isr);
+	}
+	return below;
+}
+
+/* See kafka.h. */
+int
+kafka_probe_min_isr(Kafka *kafka, int timeout_ms, char *example,
+					size_t example_size)
+{
+	const struct rd_kafka_metadata *metadata = NULL;
+	const char *topics[MIN_ISR_TOPICS_MAX];
+	int min_isr[MIN_ISR_TOPICS_MAX];
+	int n;
+	int i;
+	int t;
+	int below = 0;
+
+	example[0] = '\0';
+	/* all_topics 0, no topic: the topics this producer knows. */
+	if (rd_kafka_metadata(kafka->rk, 0, NULL, &metadata, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -1;
+	n = under_replicated_topics(metadata, topics, MIN_ISR_TOPICS_MAX);
+	if (n > 0 && describe_min_isr(kafka, topics, n, min_isr, timeout_ms) != 0)
+		below = -1;
+	for (i = 0; i < n && below >= 0; i++)
+		for (t = 0; t < metadata->topic_cnt; t++)
+			if (metadata->topics[t].topic == topics[i])
+				below += count_below_min_isr(&metadata->topics[t], min_isr[i],
+											 example, example_size);
+	rd_kafka_metadata_destroy(metadata);
+	return below;
+}

@@ -53,6 +53,17 @@ extern const char *kafka_library_version(void);
 /* Whether a broker answers a metadata request; callable from any thread. */
 extern bool kafka_probe(Kafka *kafka, int timeout_ms);
 
+/*
+ * Partitions of the topics this producer has written to whose in-sync
+ * replicas are fewer than their topic's min.insync.replicas: their leaders
+ * refuse acks=all writes (NOT_ENOUGH_REPLICAS), which librdkafka retries
+ * silently.  Returns how many, one of them described in example ("" if
+ * none); -1 if the cluster did not answer within timeout_ms (twice that at
+ * most).  Callable from any thread.
+ */
+extern int kafka_probe_min_isr(Kafka *kafka, int timeout_ms, char *example,
+							   size_t example_size);
+
 /* The librdkafka handle, for tests that inject faults into it. */
 struct rd_kafka_s;
 extern struct rd_kafka_s *kafka_handle(Kafka *kafka);

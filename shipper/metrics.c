@@ -25,6 +25,7 @@ struct Metrics
 	MetricsView view;
 	int64_t heartbeat_usec; /* monotonic_usec() of the last publish */
 	char detail[256]; /* about the state, for /readyz */
+	char min_isr_example[256]; /* a partition below min.insync.replicas */
 	bool out_of_memory; /* a label table could not grow: said once */
 };
 
@@ -40,6 +41,7 @@ metrics_create(const char *librdkafka_version, const char *libpq_version)
 	metrics->view.librdkafka_version = librdkafka_version;
 	metrics->view.libpq_version = libpq_version;
 	metrics->view.kafka_reachable = -1;
+	metrics->view.kafka_below_min_isr = -1;
 	metrics->heartbeat_usec = monotonic_usec();
 	return metrics;
 }
@@ -129,6 +131,17 @@ metrics_set_kafka_reachable(Metrics *metrics, bool reachable)
 	pthread_mutex_unlock(&metrics->lock);
 }
 
+void
+metrics_set_kafka_min_isr(Metrics *metrics, int below, const char *example)
+{
+	if (below < 0)
+		return;
+	pthread_mutex_lock(&metrics->lock);
+	metrics->view.kafka_below_min_isr = below;
+	snprintf(metrics->min_isr_example, sizeof(metrics->min_isr_example), "%s", example);
+	pthread_mutex_unlock(&metrics->lock);
+}
+
 /*
  * This process's start time, CPU and RSS from /proc/self/stat (fields 14,
  * 15, 22 and 24 after the parenthesised command name); left 0 if unreadable.
@@ -199,24 +212,44 @@ metrics_healthy(Metrics *metrics, int64_t now, int64_t stall_usec,
 	return true;
 }
 
+/*
+ * Brokers that answer yet refuse every acks=all write are no better than
+ * brokers down: events do not flow.  "" when writes are accepted.
+ */
+static void
+describe_refused_writes(int below, const char *example, char *text,
+						size_t size)
+{
+	if (below <= 0)
+		text[0] = '\0';
+	else
+		snprintf(text, size, "; Kafka refuses writes (NOT_ENOUGH_REPLICAS): %d partition%s below min.insync.replicas, e.g. %s",
+				 below, below == 1 ? "" : "s", example);
+}
+
 bool
 metrics_ready(Metrics *metrics, char *message, size_t size)
 {
 	ShipperState state;
 	int kafka;
+	int below;
 	bool ready;
 	char detail[sizeof(metrics->detail)];
+	char refused[sizeof(metrics->min_isr_example) + 128];
 
 	pthread_mutex_lock(&metrics->lock);
 	state = metrics->view.state;
 	kafka = metrics->view.kafka_reachable;
+	below = metrics->view.kafka_below_min_isr;
 	memcpy(detail, metrics->detail, sizeof(detail));
+	describe_refused_writes(below, metrics->min_isr_example, refused, sizeof(refused));
 	pthread_mutex_unlock(&metrics->lock);
 
-	ready = state == STATE_STREAMING && kafka == 1;
-	snprintf(message, size, "%s: %s%s%s; Kafka %s", ready ? "ready" : "not ready",
+	ready = state == STATE_STREAMING && kafka == 1 && below <= 0;
+	snprintf(message, size, "%s: %s%s%s; Kafka %s%s", ready ? "ready" : "not ready",
 			 shipper_state_name(state), detail[0] ? " " : "", detail,
 			 kafka == 1 ? "reachable" : kafka == 0 ? "unreachable"
-												   : "not probed yet");
+												   : "not probed yet",
+			 kafka == 1 ? refused : "");
 	return ready;
 }

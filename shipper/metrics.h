@@ -63,6 +63,7 @@ typedef struct MetricsView
 	LabelTable rejected; /* by reason: events the plugin marked rejected */
 	int64_t last_commit_usec; /* commit time of the last delivered event; 0 none */
 	int kafka_reachable; /* 1, 0, or -1 not probed yet */
+	int kafka_below_min_isr; /* partitions refusing writes; -1 not probed yet */
 	/* Filled at render time: */
 	int64_t now_usec;
 	const char *version;
@@ -113,6 +114,9 @@ extern void metrics_client_error(Metrics *metrics, const char *kind);
 /* reason: one of a few fixed words (the label must not grow unbounded). */
 extern void metrics_rejected(Metrics *metrics, const char *reason);
 extern void metrics_set_kafka_reachable(Metrics *metrics, bool reachable);
+/* kafka_probe_min_isr's answer; a failed probe (-1) changes nothing. */
+extern void metrics_set_kafka_min_isr(Metrics *metrics, int below,
+									  const char *example);
 /* /metrics: renders the current view, with this process's figures. */
 extern void metrics_scrape(Metrics *metrics, TextBuffer *out);
 

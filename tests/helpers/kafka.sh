@@ -21,6 +21,29 @@
 #                               COUNT records from the start of every
 #                               partition, within TIMEOUT_S (default 60)
 #
+# A cluster: one dedicated KRaft controller (node 0) and N brokers (nodes
+# 1..N), each a JVM with its own ports:
+#   kafka.sh cluster-start DIR N
+#                               a new cluster in DIR (node I in DIR/nodeI);
+#                               prints the brokers' addresses, comma-
+#                               separated, also written to DIR/bootstrap
+#   kafka.sh cluster-stop DIR   every node (brokers first); idempotent.
+#                               stop DIR does the same for a cluster's DIR
+#   kafka.sh node-kill DIR I    SIGKILL node I
+#   kafka.sh node-stop DIR I    stop node I (SIGTERM: a controlled shutdown)
+#   kafka.sh node-restart DIR I node I again, same ports and data; prints
+#                               127.0.0.1:PORT
+#   kafka.sh leader DIR TOPIC PARTITION
+#                               the partition leader's node id, -1 if none
+#   kafka.sh isr DIR TOPIC PARTITION
+#                               the in-sync replicas' node ids, e.g. 1,2,3
+# create-topic and consume take a cluster's DIR too (any running broker);
+# there a topic has N replicas.  The brokers default to min.insync.replicas
+# 2 (1 if N < 3), so with replication factor 3 and acks=all, one broker
+# down is tolerated and two down is NOT_ENOUGH_REPLICAS.  One controller
+# rather than N combined nodes: stopping 2 of 3 combined nodes loses the
+# controller quorum, a different fault from the one the tests mean.
+#
 # consume prints one line per record, sorted by partition then offset:
 #   topic TAB partition TAB offset TAB key TAB headers TAB value
 # headers is name=value pairs joined by "," in the record's order, empty if
@@ -45,6 +68,8 @@
 #   KAFKA_EXTRA_CONFIG        lines appended to server.properties at start;
 #                             a property given twice takes the last value
 #   KAFKA_HEAP_OPTS           broker heap (default -Xms256m -Xmx512m)
+#   KAFKA_CLUSTER_HEAP_OPTS   heap of each cluster node (default -Xms128m
+#                             -Xmx384m; 4 nodes fit a 2-core CI box)
 #   KAFKA_START_TIMEOUT       seconds for start and restart (default 60)
 #   KAFKA_STOP_TIMEOUT        seconds from SIGTERM to SIGKILL (default 30)
 #   JAVA_HOME                 java from there, else java on PATH
@@ -52,7 +77,9 @@
 # DIR holds server.properties, log4j.properties, bootstrap, pid, data/,
 # broker.log (Kafka's log) and server.log (the JVM's own output).  restart
 # reads server.properties again: a fault test may edit it after kill.
-# Topics: 3 partitions unless created otherwise, one replica.
+# Topics: 3 partitions unless created otherwise, one replica (a cluster:
+# N replicas).  KAFKA_PORT and KAFKA_CONTROLLER_PORT do not apply to a
+# cluster, whose ports are always free ones.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -335,6 +362,7 @@ abandon_start() {
 
 on_exit() {
 	abandon_start
+	abandon_cluster_start
 	[ -z "$fetch_tmp" ] || rm -rf "$fetch_tmp"
 	[ -z "$consume_tmp" ] || rm -f "$consume_tmp" "$consume_tmp.err"
 }
@@ -361,14 +389,24 @@ broker_listed() {
 	# (Into a variable first: grep -q may exit before kcat has written all,
 	# and pipefail would then count kcat's SIGPIPE as a failure.)
 	metadata=$(timeout 10 kcat -b "127.0.0.1:$port" -L -m 5 2>/dev/null) || return 1
-	grep -q "^ *broker 1 at 127\.0\.0\.1:$(advertised_port "$1")\b" <<<"$metadata"
+	grep -q "^ *broker $(config_value "$1" node.id) at 127\.0\.0\.1:$(advertised_port "$1")\b" <<<"$metadata"
+}
+
+# node_ready DIR: a broker is ready once listed; a dedicated controller
+# (cluster-start) once it accepts connections on its port.
+node_ready() {
+	if [ "$(config_value "$1" process.roles)" = controller ]; then
+		port_open "$(config_value "$1" listeners | sed -n 's/.*:\([0-9]*\)$/\1/p')"
+	else
+		broker_listed "$1"
+	fi
 }
 
 # wait_ready DIR: 0 when ready, 1 if the broker exited, 2 at the deadline.
 wait_ready() {
 	local dir=$1 pid deadline=$((SECONDS + START_TIMEOUT))
 	pid=$(cat "$dir/pid")
-	until broker_listed "$dir"; do
+	until node_ready "$dir"; do
 		is_broker "$pid" "$dir" || return 1
 		[ $SECONDS -lt $deadline ] || return 2
 		sleep 0.1
@@ -506,6 +544,10 @@ cmd_stop() {
 	local dir pid
 	dir=$(abs_dir "$1")
 	[ -n "$dir" ] || return 0
+	if is_cluster "$dir"; then
+		cmd_cluster_stop "$dir"
+		return
+	fi
 	need_uint KAFKA_STOP_TIMEOUT "$STOP_TIMEOUT"
 	if pid=$(broker_pid "$dir"); then
 		kill -TERM "$pid" 2>/dev/null || true
@@ -530,6 +572,10 @@ cmd_kill() {
 running_bootstrap() {
 	local dir
 	dir=$(abs_dir "$1")
+	if [ -n "$dir" ] && is_cluster "$dir"; then
+		cluster_bootstrap "$dir"
+		return
+	fi
 	if [ -z "$dir" ] || ! broker_pid "$dir" >/dev/null; then
 		die "no broker running in $1"
 	fi
@@ -553,7 +599,7 @@ cmd_create_topic() {
 	need_uint PARTITIONS "$partitions"
 	bootstrap=$(running_bootstrap "$dir")
 	args=(--bootstrap-server "$bootstrap" --create --if-not-exists
-		--topic "$topic" --partitions "$partitions" --replication-factor 1)
+		--topic "$topic" --partitions "$partitions" --replication-factor "$(replication_factor "$dir")")
 	for config in "$@"; do
 		args+=(--config "$config")
 	done
@@ -626,6 +672,269 @@ cmd_consume() {
 	fi
 }
 
+# ---- clusters (cluster-start and the node-* commands)
+#
+# DIR/node0 is a dedicated controller, DIR/node1..N are brokers (node.id is
+# the index), each laid out like a start DIR, so stop, kill and restart
+# work on one node.  One controller, not N combined nodes: with 3 combined
+# nodes, stopping 2 loses the controller quorum and the test would see a
+# cluster without a controller, not NOT_ENOUGH_REPLICAS from a live one.
+# A single controller is no fault-tolerant quorum, but the tests stop and
+# kill brokers, never it.
+
+# Launched by cluster-start and not seen ready yet: "PID DIR" each.
+cluster_starting=()
+
+abandon_cluster_start() {
+	local entry pid
+	for entry in "${cluster_starting[@]}"; do
+		pid=${entry%% *}
+		if is_broker "$pid" "${entry#* }"; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		wait_gone "$pid" 10 || true
+	done
+	cluster_starting=()
+}
+
+is_cluster() {	# is_cluster DIR: DIR was made by cluster-start
+	[ -f "$1/cluster" ]
+}
+
+cluster_size() {	# cluster_size DIR: its number of brokers
+	cat "$1/cluster"
+}
+
+# replication_factor DIR: for create-topic: every broker of a cluster, 1
+# for a single broker.
+replication_factor() {
+	if is_cluster "$1"; then cluster_size "$1"; else echo 1; fi
+}
+
+cluster_min_isr() {	# cluster_min_isr N: 2, or 1 with fewer than 3 brokers
+	if [ "$1" -ge 3 ]; then echo 2; else echo 1; fi
+}
+
+# cluster_bootstrap DIR: the addresses of the brokers running now,
+# comma-separated; fails if none runs.
+cluster_bootstrap() {
+	local dir=$1 i list=
+	for i in $(seq 1 "$(cluster_size "$dir")"); do
+		broker_pid "$dir/node$i" >/dev/null || continue
+		list=${list:+$list,}127.0.0.1:$(broker_port "$dir/node$i")
+	done
+	[ -n "$list" ] || die "no broker of the cluster in $dir is running"
+	echo "$list"
+}
+
+node_dir() {	# node_dir DIR I: node I's directory, which must exist
+	local dir
+	dir=$(abs_dir "$1")
+	[ -n "$dir" ] && is_cluster "$dir" || die "no cluster in $1 (run cluster-start first)"
+	[[ $2 =~ ^[0-9]+$ ]] && [ "$2" -le "$(cluster_size "$dir")" ] \
+		|| die "node must be 0 (the controller) to $(cluster_size "$dir"), not \"$2\""
+	echo "$dir/node$2"
+}
+
+# write_node_config DIR ROLE NODE_ID PORT CONTROLLER_PORT BROKERS:
+# ROLE controller or broker; PORT is the broker's (unused for the controller).
+write_node_config() {
+	local dir=$1 role=$2 id=$3 port=$4 cport=$5 n=$6 rf auto=${KAFKA_AUTO_CREATE_TOPICS:-true}
+	case $auto in
+	true | false) ;;
+	*) die "KAFKA_AUTO_CREATE_TOPICS must be true or false, not \"$auto\"" ;;
+	esac
+	rf=$((n < 3 ? n : 3))
+	{
+		echo "# Written by tests/helpers/kafka.sh cluster-start."
+		echo "process.roles=$role"
+		echo "node.id=$id"
+		echo "controller.quorum.voters=0@127.0.0.1:$cport"
+		echo "controller.listener.names=CONTROLLER"
+		if [ "$role" = controller ]; then
+			echo "listeners=CONTROLLER://127.0.0.1:$cport"
+			echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT"
+		else
+			echo "listeners=PLAINTEXT://127.0.0.1:$port"
+			echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
+			echo "inter.broker.listener.name=PLAINTEXT"
+			echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+		fi
+		cat <<CONF
+log.dirs=$dir/data
+# Every broker holds a replica of every partition; acks=all needs 2 of them.
+num.partitions=3
+default.replication.factor=$n
+min.insync.replicas=$(cluster_min_isr "$n")
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$(cluster_min_isr "$rf")
+transaction.state.log.num.partitions=3
+auto.create.topics.enable=$auto
+group.initial.rebalance.delay.ms=0
+# The controller fences a killed broker (and elects new leaders) when its
+# session expires: 9 s by default.  A restarted broker registers again then.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+# A follower that stops fetching leaves the ISR after this (30 s default).
+replica.lag.time.max.ms=10000
+log.cleaner.dedupe.buffer.size=8388608
+CONF
+	} >"$dir/server.properties"
+	if [ -n "${KAFKA_EXTRA_CONFIG:-}" ]; then
+		printf '# KAFKA_EXTRA_CONFIG\n%s\n' "$KAFKA_EXTRA_CONFIG" >>"$dir/server.properties"
+	fi
+}
+
+# format_nodes DIR N: every node's storage, one cluster id, side by side.
+format_nodes() {
+	local dir=$1 n=$2 id i pids=() failed=0
+	id=$(new_cluster_id)
+	for i in $(seq 0 "$n"); do
+		rm -rf "$dir/node$i/data"
+		java_tool kafka.tools.StorageTool format -t "$id" \
+			-c "$dir/node$i/server.properties" >"$dir/node$i/format.log" 2>&1 &
+		pids+=($!)
+	done
+	for i in $(seq 0 "$n"); do
+		if ! wait "${pids[$i]}"; then
+			cat "$dir/node$i/format.log" >&2
+			failed=1
+		fi
+	done
+	[ $failed -eq 0 ] || die "could not format the storage of the cluster in $dir (kafka.tools.StorageTool, output above)"
+}
+
+cluster_heap() {	# the heap of one cluster node
+	echo "${KAFKA_CLUSTER_HEAP_OPTS:--Xms128m -Xmx384m}"
+}
+
+# launch_cluster DIR N: every node in the background, then waits for all;
+# on failure sets failed_node to the failing node's index and returns 1
+# (it exited) or 2 (not ready in time).
+failed_node=
+launch_cluster() {
+	local dir=$1 n=$2 i status
+	for i in $(seq 0 "$n"); do
+		KAFKA_HEAP_OPTS=$(cluster_heap) launch "$dir/node$i"
+		cluster_starting+=("$starting_pid $dir/node$i")
+		starting_dir=
+	done
+	for i in $(seq 0 "$n"); do
+		status=0
+		wait_ready "$dir/node$i" || status=$?
+		if [ $status -ne 0 ]; then
+			failed_node=$i
+			return $status
+		fi
+	done
+	cluster_starting=()
+}
+
+# cluster_bind_failed DIR N: some node could not bind its port.
+cluster_bind_failed() {
+	local i port
+	for i in $(seq 0 "$2"); do
+		for port in $(config_value "$1/node$i" listeners | grep -o ':[0-9]*' | tr -d :); do
+			bind_failed "$1/node$i" "$port" && return 0
+		done
+	done
+	return 1
+}
+
+cmd_cluster_start() {
+	local dir=$1 n=$2 ports attempt status i
+	need_uint N "$n"
+	need_runtime
+	need python3 "install python3"
+	need_uint KAFKA_START_TIMEOUT "$START_TIMEOUT"
+	mkdir -p "$dir"
+	dir=$(abs_dir "$dir")
+	[ ! -e "$dir/cluster" ] && [ ! -e "$dir/data" ] \
+		|| die "$dir already holds a broker or a cluster; use node-restart to run a node again, or remove $dir"
+	cmd_fetch
+	for attempt in 1 2 3; do
+		ports=($(free_ports $((n + 1)))) || die "could not find free loopback ports"
+		for i in $(seq 0 "$n"); do
+			rm -rf "$dir/node$i"
+			mkdir -p "$dir/node$i"
+			cp "$here/kafka/log4j.properties" "$dir/node$i/log4j.properties"
+			write_node_config "$dir/node$i" "$([ "$i" -eq 0 ] && echo controller || echo broker)" \
+				"$i" "${ports[$i]}" "${ports[0]}" "$n"
+			echo "127.0.0.1:${ports[$i]}" >"$dir/node$i/bootstrap"
+		done
+		format_nodes "$dir" "$n"
+		echo "$n" >"$dir/cluster"
+		status=0
+		launch_cluster "$dir" "$n" || status=$?
+		if [ $status -eq 0 ]; then
+			cluster_bootstrap "$dir" | tee "$dir/bootstrap"
+			return
+		fi
+		if [ $status -eq 1 ] && [ $attempt -lt 3 ] && cluster_bind_failed "$dir" "$n"; then
+			echo "kafka.sh: a port of the cluster was taken meanwhile; trying other ports" >&2
+			abandon_cluster_start
+			continue
+		fi
+		break
+	done
+	abandon_cluster_start
+	log_tail "$dir/node$failed_node"
+	[ $status -ne 1 ] || die "node $failed_node of the cluster in $dir exited while starting (logs above)"
+	die "node $failed_node of the cluster in $dir was not ready within $START_TIMEOUT s (logs above)"
+}
+
+# cmd_cluster_stop DIR: the brokers side by side (each hands its partitions
+# over in a controlled shutdown, which needs the controller), then the
+# controller.  Idempotent, like stop.
+cmd_cluster_stop() {
+	local dir=$1 i pids=() failed=0
+	for i in $(seq 1 "$(cluster_size "$dir")"); do
+		(cmd_stop "$dir/node$i") &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || failed=1
+	done
+	cmd_stop "$dir/node0"
+	[ $failed -eq 0 ] || die "could not stop every broker of the cluster in $dir (above)"
+}
+
+cmd_node_restart() {	# cmd_node_restart DIR I: prints the node's address
+	local node
+	node=$(node_dir "$1" "$2")
+	KAFKA_HEAP_OPTS=$(cluster_heap) cmd_restart "$node"
+}
+
+# partition_line DIR TOPIC PARTITION: kcat's metadata line of the
+# partition, from any running broker, or nothing.  Lists all topics: naming
+# one would auto-create it.
+partition_line() {
+	local bootstrap
+	[[ $3 =~ ^[0-9]+$ ]] || die "PARTITION must be a number, not \"$3\""
+	bootstrap=$(running_bootstrap "$1")
+	timeout 10 kcat -b "$bootstrap" -L -m 5 2>/dev/null | awk -v want="\"$2\"" -v p="$3" '
+		$1 == "topic" { mine = ($2 == want); next }
+		mine && $1 == "partition" && $2 == p "," { print; exit }'
+}
+
+# cmd_leader DIR TOPIC PARTITION: the leader's node id, -1 if none.
+cmd_leader() {
+	local line
+	line=$(partition_line "$@")
+	[ -n "$line" ] || die "no partition $3 of topic $2 in the cluster's metadata"
+	sed -n 's/.*, leader \(-\{0,1\}[0-9]*\),.*/\1/p' <<<"$line"
+}
+
+# cmd_isr DIR TOPIC PARTITION: the in-sync replicas' node ids, "1,2,3".
+cmd_isr() {
+	local line
+	line=$(partition_line "$@")
+	[ -n "$line" ] || die "no partition $3 of topic $2 in the cluster's metadata"
+	sed -n 's/.*isrs: \([0-9,]*\).*/\1/p' <<<"$line"
+}
+
 usage() {
 	sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
@@ -649,6 +958,18 @@ main() {
 	consume)
 		[ $# -eq 3 ] || [ $# -eq 4 ] || usage
 		cmd_consume "$1" "$2" "$3" "${4:-60}" ;;
+	cluster-start) [ $# -eq 2 ] || usage; cmd_cluster_start "$1" "$2" ;;
+	cluster-stop)
+		[ $# -eq 1 ] || usage
+		[ -z "$(abs_dir "$1")" ] || [ ! -f "$1/cluster" ] || cmd_cluster_stop "$(abs_dir "$1")" ;;
+	node-kill | node-stop)
+		[ $# -eq 2 ] || usage
+		local node
+		node=$(node_dir "$1" "$2")
+		if [ "$cmd" = node-kill ]; then cmd_kill "$node"; else cmd_stop "$node"; fi ;;
+	node-restart) [ $# -eq 2 ] || usage; cmd_node_restart "$1" "$2" ;;
+	leader) [ $# -eq 3 ] || usage; cmd_leader "$1" "$2" "$3" ;;
+	isr) [ $# -eq 3 ] || usage; cmd_isr "$1" "$2" "$3" ;;
 	-h | --help | help | "") usage ;;
 	*) echo "kafka.sh: unknown command \"$cmd\"" >&2; usage ;;
 	esac

@@ -52,6 +52,7 @@ test_values(void **state)
 	v.libpq_version = "15.20";
 	v.state = STATE_STREAMING;
 	v.kafka_reachable = 1;
+	v.kafka_below_min_isr = 3;
 	v.counters.events_received = 12;
 	v.counters.events_skipped = 2;
 	v.counters.inflight_events = 3;
@@ -77,6 +78,7 @@ test_values(void **state)
 	expect_line(text, "outbox_shipper_state{state=\"streaming\"} 1");
 	expect_line(text, "outbox_shipper_state{state=\"standby\"} 0");
 	expect_line(text, "outbox_shipper_kafka_reachable 1");
+	expect_line(text, "outbox_shipper_kafka_partitions_below_min_isr 3");
 	expect_line(text, "outbox_shipper_events_received_total 12");
 	expect_line(text, "outbox_shipper_events_skipped_total 2");
 	expect_line(text, "outbox_shipper_events_shipped_total{topic=\"outbox.event.customer\"} 3");
@@ -120,6 +122,7 @@ test_nothing_known_yet(void **state)
 
 	memset(&v, 0, sizeof(v));
 	v.kafka_reachable = -1;
+	v.kafka_below_min_isr = -1;
 	text = render(&v);
 	expect_line(text, "outbox_shipper_state{state=\"starting\"} 1");
 	expect_line(text, "outbox_shipper_build_info{version=\"\",librdkafka=\"\",libpq=\"\"} 1");
@@ -129,6 +132,7 @@ test_nothing_known_yet(void **state)
 	expect_line(text, "# TYPE outbox_shipper_events_rejected_total counter");
 	expect_no(text, "outbox_shipper_events_rejected_total{");
 	expect_no(text, "outbox_shipper_kafka_reachable");
+	expect_no(text, "outbox_shipper_kafka_partitions_below_min_isr");
 	expect_no(text, "outbox_shipper_confirmed_lsn");
 	expect_no(text, "outbox_shipper_slot_lag_bytes");
 	expect_no(text, "last_delivered_commit");
