@@ -40,6 +40,12 @@
 #   KAFKA_AUTO_CREATE_TOPICS  true (default) or false
 #   KAFKA_EXTRA_CONFIG        lines appended to server.properties at start;
 #                             a property given twice takes the last value
+#   KAFKA_EXTRA_LISTENERS     listeners added to listeners and
+#                             advertised.listeners, e.g.
+#                             SASL_SSL://127.0.0.1:PORT (ports: the caller's)
+#   KAFKA_EXTRA_PROTOCOL_MAP  their entries of listener.security.protocol.map,
+#                             e.g. SASL_SSL:SASL_SSL; their settings go in
+#                             KAFKA_EXTRA_CONFIG (listener.name.NAME.*)
 #   KAFKA_HEAP_OPTS           broker heap (default -Xms256m -Xmx512m)
 #   KAFKA_START_TIMEOUT       seconds for start and restart (default 60)
 #   KAFKA_STOP_TIMEOUT        seconds from SIGTERM to SIGKILL (default 30)
@@ -255,11 +261,11 @@ write_config() {	# write_config DIR PORT CONTROLLER_PORT
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport${KAFKA_EXTRA_LISTENERS:+,$KAFKA_EXTRA_LISTENERS}
+advertised.listeners=PLAINTEXT://127.0.0.1:$port${KAFKA_EXTRA_LISTENERS:+,$KAFKA_EXTRA_LISTENERS}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${KAFKA_EXTRA_PROTOCOL_MAP:+,$KAFKA_EXTRA_PROTOCOL_MAP}
 log.dirs=$dir/data
 # One broker: one replica for every topic, internal ones too.
 num.partitions=3
