@@ -6,7 +6,7 @@
 #   ca.crt ca.key                 the CA the clients trust
 #   server.crt server.key         for localhost and 127.0.0.1 (SANs), by ca
 #   server-chain.pem              server.key + server.crt (Kafka's PEM keystore)
-#   client.crt client.key         CN=shipper, by ca (client-certificate auth)
+#   client.crt client.key         CN=shipper_cert, by ca (client-certificate auth)
 #   wrong-name.crt wrong-name.key for wrong.example only, by ca: a name mismatch
 #   wrong-name-chain.pem          its key + certificate
 #   other-ca.crt other-ca.key     a second CA nobody trusts
@@ -65,7 +65,7 @@ chain() {	# chain NAME: key and certificate in one PEM file
 new_ca ca "/CN=outbox_pg test CA"
 new_ca other-ca "/CN=outbox_pg untrusted CA"
 new_cert server ca "/CN=localhost" serverAuth "DNS:localhost,IP:127.0.0.1"
-new_cert client ca "/CN=shipper" clientAuth
+new_cert client ca "/CN=shipper_cert" clientAuth
 new_cert wrong-name ca "/CN=wrong.example" serverAuth "DNS:wrong.example"
 new_cert untrusted other-ca "/CN=localhost" serverAuth "DNS:localhost,IP:127.0.0.1"
 chain server
