@@ -366,6 +366,7 @@ run_stream(Shipper *s)
 {
 	RunResult result;
 	int nread;
+	int alive;
 	bool paused;
 
 	for (;;)
@@ -380,6 +381,11 @@ run_stream(Shipper *s)
 			return RUN_LOST;
 		/* When paused, the socket is left unread: TCP pushes back. */
 		paused = over_caps(s);
+		if ((alive = stream_check_alive(s->stream, s->errstr, sizeof(s->errstr))) < 0)
+			return RUN_LOST;
+		/* a probe: a status update that asks the server for a reply */
+		if (alive > 0 && send_status(s, true) != 0)
+			return RUN_LOST;
 		if (!paused)
 		{
 			if ((result = read_messages(s, &nread)) != RUN_CONTINUE)
@@ -434,6 +440,20 @@ sleep_interruptible(Shipper *s, int ms)
 		kafka_poll(s->kafka, 50);
 		tick(s);
 	}
+}
+
+/*
+ * While the stream waits for the server (connecting, a slow command): the
+ * heartbeat and Kafka's reports go on, and a stop request ends the wait.
+ */
+static bool
+on_stream_idle(void *arg)
+{
+	Shipper *s = arg;
+
+	kafka_serve(s->kafka);
+	tick(s);
+	return !stop_requested;
 }
 
 static int
@@ -500,6 +520,8 @@ connect_with_backoff(Shipper *s, StreamInfo *info, int *backoff_ms)
 			case STREAM_FATAL:
 				log_error("%s", s->errstr);
 				return -1;
+			case STREAM_INTERRUPTED:
+				return 1;
 			case STREAM_SLOT_BUSY:
 				if (!said_busy)
 					log_info("waiting for slot \"%s\": in use by PID %d (%s)", s->config.slot,
@@ -801,7 +823,7 @@ main(int argc, char **argv)
 	setup_signals();
 	status = 1;
 	s.tracker = tracker_create(0);
-	s.stream = stream_create(&s.config);
+	s.stream = stream_create(&s.config, on_stream_idle, &s);
 	s.metrics = metrics_create(kafka_library_version(), stream_library_version());
 	if (s.tracker == NULL || s.stream == NULL || s.metrics == NULL)
 		log_error("out of memory");

@@ -8,6 +8,16 @@
  * close.  Unlike pg_recvlogical it never confirms a position on its own:
  * the caller says what Kafka has acknowledged.
  *
+ * Nothing here blocks on the server: the connection is made with
+ * PQconnectStartParams/PQconnectPoll, every command is sent with
+ * PQsendQuery and waited for in poll(), and the socket is non-blocking
+ * while streaming.  Every wait is bounded, and calls the caller's idle hook
+ * at least every IDLE_SLICE_MS, which keeps /healthz fresh and lets a stop
+ * request end a wait for a slow command (slot creation waits for every
+ * running transaction).  A link that dies silently is found by the silence
+ * limit (liveness.h) and, underneath, TCP keepalives and tcp_user_timeout,
+ * whose defaults the connection string can override (LINK_DEFAULTS).
+ *
  * Slots are created only when the caller allows it (main: on a first
  * start, never after streaming), and never dropped: a slot created late
  * starts at the current WAL position, and dropping one loses every event
@@ -17,6 +27,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,20 +36,41 @@
 #include <libpq-fe.h>
 
 #include "clock.h"
+#include "liveness.h"
 #include "log.h"
 
 #define PLUGIN_NAME "outbox_pg"
 #define SQLSTATE_OBJECT_IN_USE "55006" /* slot active for another PID */
 #define SQLSTATE_DUPLICATE_OBJECT "42710" /* slot exists already */
 #define CLOSE_TIMEOUT_MS 5000
+/* Commands other than slot creation: IDENTIFY_SYSTEM, queries, START_REPLICATION. */
+#define COMMAND_TIMEOUT_MS 30000
+/* The idle hook runs at least this often during a wait. */
+#define IDLE_SLICE_MS 100
+/* The silence limit where wal_sender_timeout is 0 (off). */
+#define DEFAULT_SILENCE_LIMIT_MS 60000
 
 struct Stream
 {
 	const ShipperConfig *config;
+	StreamIdle idle;
+	void *idle_arg;
 	PGconn *conn;
 	char *copybuf; /* the last message, freed on the next read */
 	bool streaming;
+	bool flush_pending; /* libpq holds output the socket did not take */
+	Liveness liveness;
+	int silence_limit_ms;
 };
+
+/* How a wait for the server ended. */
+typedef enum WaitEnd
+{
+	WAIT_READY,
+	WAIT_TIMED_OUT,
+	WAIT_INTERRUPTED, /* the idle hook said stop */
+	WAIT_FAILED /* poll() failed */
+} WaitEnd;
 
 /* Copies text into errstr up to its first newline (libpq ends with one). */
 static void
@@ -68,12 +100,16 @@ stream_check_conninfo(const char *conninfo, char *errstr, size_t errstr_size)
 }
 
 Stream *
-stream_create(const ShipperConfig *config)
+stream_create(const ShipperConfig *config, StreamIdle idle, void *idle_arg)
 {
 	Stream *stream = calloc(1, sizeof(Stream));
 
 	if (stream)
+	{
 		stream->config = config;
+		stream->idle = idle;
+		stream->idle_arg = idle_arg;
+	}
 	return stream;
 }
 
@@ -236,46 +272,328 @@ check_encoding(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_siz
 	return STREAM_FATAL;
 }
 
-/* Opens a logical replication connection ("replication=database"). */
+/*
+ * Waits until fd is ready for events, deadline passes (INT64_MAX: never),
+ * or, when interruptible, the idle hook says stop; the hook runs every
+ * IDLE_SLICE_MS.  A signal ends a slice early, nothing more.
+ */
+static WaitEnd
+wait_socket(Stream *stream, int fd, short events, int64_t deadline, bool interruptible)
+{
+	struct pollfd pfd;
+	int64_t left;
+	int ms;
+	int rc;
+
+	for (;;)
+	{
+		left = deadline - now_usec();
+		if (left <= 0)
+			return WAIT_TIMED_OUT;
+		/* Rounded up: a wait never ends just before the deadline. */
+		ms = left / 1000 + 1 < IDLE_SLICE_MS ? (int) ((left + 999) / 1000) : IDLE_SLICE_MS;
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, ms);
+		if (rc < 0 && errno != EINTR)
+			return WAIT_FAILED;
+		if (rc > 0)
+			return WAIT_READY;
+		if (interruptible && stream->idle && !stream->idle(stream->idle_arg))
+			return WAIT_INTERRUPTED;
+	}
+}
+
+/*
+ * libpq ignores connect_timeout in PQconnectPoll (only its blocking calls
+ * enforce it), so the attempt's deadline is ours: connect_timeout for each
+ * host of the connection string, none when it is 0 or unset.  A host that
+ * swallows packets fails earlier, at tcp_user_timeout, and libpq moves on
+ * to the next host.
+ */
+static int64_t
+connect_deadline(PGconn *conn)
+{
+	PQconninfoOption *options = PQconninfo(conn);
+	PQconninfoOption *o;
+	long timeout_s = 0;
+	int hosts = 1;
+	const char *c;
+
+	for (o = options; o && o->keyword; o++)
+	{
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "connect_timeout") == 0)
+			timeout_s = strtol(o->val, NULL, 10);
+		else if (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0)
+			for (c = o->val, hosts = 1; *c; c++)
+				hosts += *c == ',';
+	}
+	PQconninfoFree(options);
+	if (timeout_s <= 0)
+		return INT64_MAX;
+	/* libpq's own minimum */
+	if (timeout_s < 2)
+		timeout_s = 2;
+	return now_usec() + (int64_t) timeout_s * hosts * 1000000;
+}
+
+/* Runs PQconnectPoll to the end, waiting in wait_socket. */
+static StreamStatus
+poll_connection(Stream *stream, char *errstr, size_t errstr_size)
+{
+	PostgresPollingStatusType polling = PGRES_POLLING_WRITING;
+	int64_t deadline = connect_deadline(stream->conn);
+	short events;
+
+	for (;;)
+	{
+		if (polling == PGRES_POLLING_OK)
+			return STREAM_OK;
+		if (polling == PGRES_POLLING_FAILED || PQstatus(stream->conn) == CONNECTION_BAD)
+			return STREAM_RETRY; /* the caller reads PQerrorMessage */
+		events = polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		switch (wait_socket(stream, PQsocket(stream->conn), events, deadline, true))
+		{
+			case WAIT_READY:
+				break;
+			case WAIT_INTERRUPTED:
+				snprintf(errstr, errstr_size, "connecting to PostgreSQL: interrupted");
+				return STREAM_INTERRUPTED;
+			case WAIT_TIMED_OUT:
+				snprintf(errstr, errstr_size,
+						 "could not connect to PostgreSQL: no answer from %s:%s within connect_timeout HINT: Check that the server is up and reachable; connect_timeout in the connection string (or PGCONNECT_TIMEOUT) sets the limit, 10 s by default.",
+						 PQhost(stream->conn), PQport(stream->conn));
+				return STREAM_RETRY;
+			case WAIT_FAILED:
+				snprintf(errstr, errstr_size, "poll failed: %s", strerror(errno));
+				return STREAM_RETRY;
+		}
+		polling = PQconnectPoll(stream->conn);
+	}
+}
+
+/*
+ * Opens a logical replication connection ("replication=database"),
+ * without blocking.
+ *
+ * The keywords before dbname are defaults the user's connection string
+ * overrides; replication, after it, is ours.  The link defaults make a
+ * dead link fail within about 30 s even where nothing is sent (keepalives:
+ * 15 s idle, then 3 probes 5 s apart) and where data stays unacknowledged
+ * (tcp_user_timeout); a bounded connect keeps retries going while a server
+ * is unreachable.  PGCONNECT_TIMEOUT, if set, is the user's choice.
+ */
 static StreamStatus
 open_connection(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 {
-	const char *keys[] = {"application_name", "connect_timeout", "dbname", "replication", NULL};
-	const char *values[] = {"outbox-shipper", "10", stream->config->conninfo, "database", NULL};
+	const char *keys[] = {"application_name", "connect_timeout", "keepalives",
+						  "keepalives_idle", "keepalives_interval", "keepalives_count",
+						  "tcp_user_timeout", "dbname", "replication", NULL};
+	const char *values[] = {"outbox-shipper", "10", "1", "15", "5", "3", "30000",
+							stream->config->conninfo, "database", NULL};
 	const char *hint;
 	StreamStatus status;
 
-	/*
-	 * Later keywords win: the user's application_name and connect_timeout,
-	 * but our replication.  A bounded connect keeps the main loop turning
-	 * (/healthz) while a server is unreachable; PGCONNECT_TIMEOUT, if set,
-	 * is the user's choice and must not be overridden.
-	 */
 	if (getenv("PGCONNECT_TIMEOUT") != NULL)
 		values[1] = getenv("PGCONNECT_TIMEOUT");
-	stream->conn = PQconnectdbParams(keys, values, 1);
-	if (PQstatus(stream->conn) != CONNECTION_OK)
+	stream->conn = PQconnectStartParams(keys, values, 1);
+	if (stream->conn == NULL)
+	{
+		snprintf(errstr, errstr_size, "could not connect to PostgreSQL: out of memory");
+		return STREAM_RETRY;
+	}
+	status = poll_connection(stream, errstr, errstr_size);
+	if (status == STREAM_RETRY && PQstatus(stream->conn) == CONNECTION_BAD)
 	{
 		status = connection_error(stream->conn, &hint);
 		one_line(errstr, errstr_size, "could not connect to PostgreSQL: ",
 				 PQerrorMessage(stream->conn));
 		if (hint)
 			snprintf(errstr + strlen(errstr), errstr_size - strlen(errstr), " HINT: %s", hint);
-		return status;
 	}
+	if (status != STREAM_OK)
+		return status;
 	PQsetNoticeReceiver(stream->conn, on_notice, NULL);
 	snprintf(info->server, sizeof(info->server), "%s:%s/%s as %s",
 			 PQhost(stream->conn), PQport(stream->conn), PQdb(stream->conn),
 			 PQuser(stream->conn));
+	if (PQsetnonblocking(stream->conn, 1) != 0)
+	{
+		one_line(errstr, errstr_size, "could not make the connection non-blocking: ",
+				 PQerrorMessage(stream->conn));
+		return STREAM_RETRY;
+	}
 	return check_encoding(stream, info, errstr, errstr_size);
+}
+
+/* Takes in what the socket has; false when the connection broke. */
+static bool
+consume(PGconn *conn)
+{
+	return PQconsumeInput(conn) != 0;
+}
+
+/*
+ * Reads and discards the results left of a command, until deadline; not
+ * interruptible (it runs on the way out).
+ */
+static void
+discard_results(Stream *stream, int64_t deadline)
+{
+	PGresult *res;
+
+	for (;;)
+	{
+		while (PQisBusy(stream->conn))
+			if (wait_socket(stream, PQsocket(stream->conn), POLLIN, deadline, false) != WAIT_READY ||
+				!consume(stream->conn))
+				return;
+		if ((res = PQgetResult(stream->conn)) == NULL)
+			return;
+		PQclear(res);
+	}
+}
+
+/*
+ * PQcancel connects to the server and waits for it to close that
+ * connection, with no timeout: behind a proxy that stopped forwarding it
+ * would never return.  So it runs on a thread of its own, which owns the
+ * PGcancel and ends when PQcancel does; the main loop does not wait for it.
+ */
+static void *
+cancel_thread(void *arg)
+{
+	PGcancel *cancel = arg;
+	char err[256];
+
+	(void) PQcancel(cancel, err, sizeof(err));
+	PQfreeCancel(cancel);
+	return NULL;
+}
+
+/* Asks the server to cancel the running command, and reads what is left. */
+static void
+cancel_command(Stream *stream)
+{
+	PGcancel *cancel = PQgetCancel(stream->conn);
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	if (cancel != NULL)
+	{
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&thread, &attr, cancel_thread, cancel) != 0)
+			PQfreeCancel(cancel);
+		pthread_attr_destroy(&attr);
+	}
+	discard_results(stream, now_usec() + CLOSE_TIMEOUT_MS * INT64_C(1000));
+}
+
+/* How run_command ended. */
+typedef enum CommandEnd
+{
+	COMMAND_DONE, /* *res is the result, maybe an error */
+	COMMAND_TIMED_OUT, /* cancelled */
+	COMMAND_INTERRUPTED, /* cancelled: a stop was requested */
+	COMMAND_BROKEN /* the connection broke, or the command could not be sent */
+} CommandEnd;
+
+/*
+ * Sends a command and waits for its result at most timeout_ms, in poll(),
+ * the idle hook turning.  A command that takes too long, or is
+ * interrupted, is cancelled.  On COMMAND_DONE *res is the first result (the
+ * caller clears it); a COPY result is left for the copy protocol.
+ */
+static CommandEnd
+run_command(Stream *stream, const char *command, int timeout_ms, PGresult **res)
+{
+	PGconn *conn = stream->conn;
+	int64_t deadline = now_usec() + (int64_t) timeout_ms * 1000;
+	PGresult *extra;
+	ExecStatusType status;
+	int flushed;
+	WaitEnd end;
+
+	*res = NULL;
+	if (!PQsendQuery(conn, command))
+		return COMMAND_BROKEN;
+	while ((flushed = PQflush(conn)) != 0 || PQisBusy(conn))
+	{
+		if (flushed < 0)
+			return COMMAND_BROKEN;
+		end = wait_socket(stream, PQsocket(conn), flushed ? POLLIN | POLLOUT : POLLIN,
+						  deadline, true);
+		if (end == WAIT_READY)
+		{
+			if (!consume(conn))
+				return COMMAND_BROKEN;
+			continue;
+		}
+		if (end == WAIT_FAILED)
+			return COMMAND_BROKEN;
+		cancel_command(stream);
+		return end == WAIT_INTERRUPTED ? COMMAND_INTERRUPTED : COMMAND_TIMED_OUT;
+	}
+	*res = PQgetResult(conn);
+	status = PQresultStatus(*res);
+	if (status == PGRES_COPY_BOTH || status == PGRES_COPY_OUT || status == PGRES_COPY_IN)
+		return COMMAND_DONE;
+	/* Simple protocol: the rest is in the buffer already. */
+	while ((extra = PQgetResult(conn)) != NULL)
+		PQclear(extra);
+	return COMMAND_DONE;
+}
+
+/*
+ * What a command that did not end says; STREAM_OK only for COMMAND_DONE.
+ * what is the command, for the message.
+ */
+static StreamStatus
+command_status(Stream *stream, CommandEnd end, const char *what, int timeout_ms,
+			   char *errstr, size_t errstr_size)
+{
+	switch (end)
+	{
+		case COMMAND_DONE:
+			return STREAM_OK;
+		case COMMAND_TIMED_OUT:
+			snprintf(errstr, errstr_size, "%s: no answer from %s within %d s: the server is overloaded or the link is down",
+					 what, PQhost(stream->conn), timeout_ms / 1000);
+			return STREAM_RETRY;
+		case COMMAND_INTERRUPTED:
+			snprintf(errstr, errstr_size, "%s: interrupted", what);
+			return STREAM_INTERRUPTED;
+		case COMMAND_BROKEN:
+			break;
+	}
+	snprintf(errstr, errstr_size, "%s: replication connection lost: ", what);
+	one_line(errstr + strlen(errstr), errstr_size - strlen(errstr), "",
+			 PQerrorMessage(stream->conn));
+	return STREAM_RETRY;
+}
+
+/* Runs a command within COMMAND_TIMEOUT_MS; STREAM_OK with *res set. */
+static StreamStatus
+exec_command(Stream *stream, const char *command, const char *what, PGresult **res,
+			 char *errstr, size_t errstr_size)
+{
+	return command_status(stream, run_command(stream, command, COMMAND_TIMEOUT_MS, res),
+						  what, COMMAND_TIMEOUT_MS, errstr, errstr_size);
 }
 
 static StreamStatus
 identify_system(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 {
-	PGresult *res = PQexec(stream->conn, "IDENTIFY_SYSTEM");
-	StreamStatus status = STREAM_OK;
+	PGresult *res;
+	StreamStatus status = exec_command(stream, "IDENTIFY_SYSTEM", "IDENTIFY_SYSTEM", &res,
+									   errstr, errstr_size);
 
+	if (status != STREAM_OK)
+		return status;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		status = result_error(res, "IDENTIFY_SYSTEM failed", errstr, errstr_size);
 	else if (PQntuples(res) != 1 || PQnfields(res) < 4 ||
@@ -293,18 +611,25 @@ identify_system(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_si
 	return status;
 }
 
-/* Runs a one-row query over the replication connection (simple protocol). */
-static PGresult *
-query_one_row(Stream *stream, const char *fmt, const char *name)
+/*
+ * Runs a query with name as a literal over the replication connection
+ * (simple protocol); STREAM_OK with *res set.
+ */
+static StreamStatus
+query_one_row(Stream *stream, const char *fmt, const char *name, const char *what,
+			  PGresult **res, char *errstr, size_t errstr_size)
 {
 	char *literal = PQescapeLiteral(stream->conn, name, strlen(name));
 	char query[1024];
 
 	if (literal == NULL)
-		return NULL;
+	{
+		one_line(errstr, errstr_size, "", PQerrorMessage(stream->conn));
+		return STREAM_RETRY;
+	}
 	snprintf(query, sizeof(query), fmt, literal);
 	PQfreemem(literal);
-	return PQexec(stream->conn, query);
+	return exec_command(stream, query, what, res, errstr, errstr_size);
 }
 
 /*
@@ -315,14 +640,18 @@ query_one_row(Stream *stream, const char *fmt, const char *name)
 static StreamStatus
 read_server_state(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 {
-	PGresult *res = PQexec(stream->conn,
-						   "SELECT pg_catalog.pg_is_in_recovery(), "
-						   "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'wal_sender_timeout'), "
-						   "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'sync_replication_slots'), "
-						   "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'synchronized_standby_slots')");
-	StreamStatus status = STREAM_OK;
+	PGresult *res;
+	StreamStatus status;
 
+	status = exec_command(stream,
+						  "SELECT pg_catalog.pg_is_in_recovery(), "
+						  "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'wal_sender_timeout'), "
+						  "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'sync_replication_slots'), "
+						  "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'synchronized_standby_slots')",
+						  "reading the server's state", &res, errstr, errstr_size);
 	info->server_version = PQserverVersion(stream->conn);
+	if (status != STREAM_OK)
+		return status;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 4)
 		status = result_error(res, "could not read the server's state", errstr, errstr_size);
 	else
@@ -433,9 +762,11 @@ check_slot(Stream *stream, StreamInfo *info, bool *missing, char *errstr,
 			 "SELECT plugin, slot_type, database = current_database(), confirmed_flush_lsn, %s "
 			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %%s",
 			 slot_state_columns(info->server_version));
-	res = query_one_row(stream, query, stream->config->slot);
-
 	*missing = false;
+	status = query_one_row(stream, query, stream->config->slot, "looking up the replication slot",
+						   &res, errstr, errstr_size);
+	if (status != STREAM_OK)
+		return status;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		status = result_error(res, "could not look up the replication slot", errstr, errstr_size);
 	else if (PQntuples(res) == 0)
@@ -470,93 +801,6 @@ want_failover(Stream *stream, const StreamInfo *info, bool *failover, char *errs
 	return STREAM_FATAL;
 }
 
-/*
- * Waits for the socket until deadline; false when the time is up or the
- * connection broke.  The wait is rounded up to whole milliseconds, so it
- * never ends just before the deadline.
- */
-static bool
-wait_until(PGconn *conn, int64_t deadline)
-{
-	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-	int64_t left = deadline - now_usec();
-
-	if (left <= 0)
-		return false;
-	if (poll(&pfd, 1, (int) ((left + 999) / 1000)) < 0 && errno != EINTR)
-		return false;
-	return PQconsumeInput(conn) != 0;
-}
-
-/* Reads and discards the results left of a command, until deadline. */
-static void
-discard_results(PGconn *conn, int64_t deadline)
-{
-	PGresult *res;
-
-	for (;;)
-	{
-		while (PQisBusy(conn))
-			if (!wait_until(conn, deadline))
-				return;
-		if ((res = PQgetResult(conn)) == NULL)
-			return;
-		PQclear(res);
-	}
-}
-
-/* Cancels a command that takes too long and reads what is left of it. */
-static void
-cancel_command(PGconn *conn)
-{
-	PGcancel *cancel = PQgetCancel(conn);
-	char err[256];
-
-	if (cancel != NULL)
-	{
-		(void) PQcancel(cancel, err, sizeof(err));
-		PQfreeCancel(cancel);
-	}
-	discard_results(conn, now_usec() + CLOSE_TIMEOUT_MS * INT64_C(1000));
-}
-
-/*
- * Runs a command for at most timeout_ms: NULL when the time is up (the
- * command is cancelled) or it could not be sent.  Creating a slot waits
- * for a consistent point, which on a standby needs a record the primary
- * writes only now and then: the main loop must not hang on it.
- */
-static PGresult *
-exec_bounded(PGconn *conn, const char *command, int timeout_ms, bool *timed_out)
-{
-	int64_t deadline = now_usec() + (int64_t) timeout_ms * 1000;
-	PGresult *res;
-	PGresult *extra;
-
-	*timed_out = false;
-	if (!PQsendQuery(conn, command))
-		return NULL;
-	while (PQisBusy(conn))
-	{
-		if (wait_until(conn, deadline))
-			continue;
-		/*
-		 * Not the time left: a wait that ended a moment early used to be
-		 * taken for a broken connection, and PQgetResult then blocked
-		 * until the command ended (seen once: 30 s on a standby).
-		 */
-		if (PQstatus(conn) == CONNECTION_BAD)
-			break; /* PQgetResult says why */
-		*timed_out = true;
-		cancel_command(conn);
-		return NULL;
-	}
-	res = PQgetResult(conn);
-	while ((extra = PQgetResult(conn)) != NULL)
-		PQclear(extra);
-	return res;
-}
-
 /* Why creating the slot took too long, and what helps. */
 static void
 creation_timed_out(Stream *stream, const StreamInfo *info, int timeout_ms,
@@ -582,7 +826,7 @@ create_slot(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 	const char *state;
 	const char *lsn;
 	bool failover;
-	bool timed_out;
+	CommandEnd end;
 
 	if ((status = want_failover(stream, info, &failover, errstr, errstr_size)) != STREAM_OK)
 		return status;
@@ -594,13 +838,13 @@ create_slot(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_size)
 	if (info->in_recovery)
 		log_info("creating replication slot \"%s\" on standby %s: PostgreSQL waits for a running-transactions record from the primary (written every 15 s while it is busy; SELECT pg_log_standby_snapshot() on the primary writes one at once); waiting at most %d s",
 				 slot, info->server, timeout_ms / 1000);
-	res = exec_bounded(stream->conn, query, timeout_ms, &timed_out);
+	end = run_command(stream, query, timeout_ms, &res);
 	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	if (timed_out)
+	if (end == COMMAND_TIMED_OUT)
 		creation_timed_out(stream, info, timeout_ms, errstr, errstr_size);
-	else if (res == NULL)
-		one_line(errstr, errstr_size, "could not create the replication slot: ",
-				 PQerrorMessage(stream->conn));
+	else if (end != COMMAND_DONE)
+		status = command_status(stream, end, "could not create the replication slot",
+								timeout_ms, errstr, errstr_size);
 	else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) >= 2)
 	{
 		lsn = PQgetvalue(res, 0, 1);
@@ -724,12 +968,14 @@ start_replication(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_
 		snprintf(errstr, errstr_size, "out of memory");
 		return STREAM_RETRY;
 	}
-	res = PQexec(stream->conn, query);
+	snprintf(what, sizeof(what), "could not start streaming from slot \"%s\"",
+			 stream->config->slot);
+	status = exec_command(stream, query, what, &res, errstr, errstr_size);
 	free(query);
+	if (status != STREAM_OK)
+		return status;
 	if (PQresultStatus(res) != PGRES_COPY_BOTH)
 	{
-		snprintf(what, sizeof(what), "could not start streaming from slot \"%s\"",
-				 stream->config->slot);
 		status = result_error(res, what, errstr, errstr_size);
 		if (status == STREAM_SLOT_BUSY)
 			info->busy_pid = busy_pid(errstr);
@@ -769,6 +1015,10 @@ stream_connect(Stream *stream, bool may_create, StreamInfo *info, char *errstr,
 		return status;
 	}
 	stream->streaming = true;
+	stream->flush_pending = false;
+	stream->silence_limit_ms = info->wal_sender_timeout_ms > 0 ? info->wal_sender_timeout_ms
+															   : DEFAULT_SILENCE_LIMIT_MS;
+	liveness_start(&stream->liveness, (int64_t) stream->silence_limit_ms * 1000, monotonic_usec());
 	return STREAM_OK;
 }
 
@@ -812,7 +1062,35 @@ stream_read(Stream *stream, WalMessage *msg, char *errstr, size_t errstr_size)
 		return copy_ended(stream, len, errstr, errstr_size);
 	if (walproto_parse(stream->copybuf, (size_t) len, msg, errstr, errstr_size) != 0)
 		return -1;
+	liveness_heard(&stream->liveness, monotonic_usec());
 	return 1;
+}
+
+/*
+ * Whether the server is still there (liveness.h): 0 yes, 1 when a probe is
+ * due (the caller sends a status update now, which asks for a reply), -1
+ * when it has been silent for the whole limit: the link is presumed lost.
+ */
+int
+stream_check_alive(Stream *stream, char *errstr, size_t errstr_size)
+{
+	int64_t now = monotonic_usec();
+
+	switch (liveness_check(&stream->liveness, now))
+	{
+		case LIVENESS_ALIVE:
+			return 0;
+		case LIVENESS_PROBE:
+			return 1;
+		case LIVENESS_LOST:
+			break;
+	}
+	snprintf(errstr, errstr_size,
+			 "replication connection lost: no message from PostgreSQL for %.1f s, not even an answer to a status update that asked for one (the silence limit is the server's wal_sender_timeout, %d ms here; %d ms where that is 0) HINT: A network partition or a proxy that stopped forwarding looks like this; to find it sooner, lower wal_sender_timeout for the shipper alone: options=-c wal_sender_timeout=10s in the connection string.",
+			 (double) liveness_silent_usec(&stream->liveness, now) / 1e6,
+			 stream->silence_limit_ms, DEFAULT_SILENCE_LIMIT_MS);
+	stream->streaming = false;
+	return -1;
 }
 
 /*
@@ -828,12 +1106,17 @@ stream_wait(Stream *stream, bool want_stream, int other_fd, int timeout_ms,
 	struct pollfd fds[2];
 	int n = 0;
 	int rc;
+	int flushed = 0;
+	bool polled_stream = false;
 
-	if (want_stream && stream->conn != NULL)
+	if (!want_stream)
+		liveness_not_reading(&stream->liveness, monotonic_usec());
+	if (stream->conn != NULL && (want_stream || stream->flush_pending))
 	{
 		fds[n].fd = PQsocket(stream->conn);
-		fds[n].events = POLLIN;
+		fds[n].events = (short) ((want_stream ? POLLIN : 0) | (stream->flush_pending ? POLLOUT : 0));
 		fds[n++].revents = 0;
+		polled_stream = true;
 	}
 	if (other_fd >= 0)
 	{
@@ -847,8 +1130,14 @@ stream_wait(Stream *stream, bool want_stream, int other_fd, int timeout_ms,
 		snprintf(errstr, errstr_size, "poll failed: %s", strerror(errno));
 		return -1;
 	}
-	if (rc > 0 && want_stream && stream->conn != NULL && fds[0].revents != 0 &&
-		PQconsumeInput(stream->conn) == 0)
+	if (rc <= 0 || !polled_stream || fds[0].revents == 0)
+		return 0;
+	if (stream->flush_pending)
+	{
+		flushed = PQflush(stream->conn);
+		stream->flush_pending = flushed == 1;
+	}
+	if ((want_stream && !consume(stream->conn)) || flushed < 0)
 	{
 		one_line(errstr, errstr_size, "replication connection lost: ",
 				 PQerrorMessage(stream->conn));
@@ -858,24 +1147,36 @@ stream_wait(Stream *stream, bool want_stream, int other_fd, int timeout_ms,
 	return 0;
 }
 
-/* Sends a standby status update: written = flushed = applied = confirmed. */
+/*
+ * Sends a standby status update: written = flushed = applied = confirmed.
+ * It asks for a reply when the silence limit wants a probe.  What the
+ * socket does not take at once stays in libpq, flushed by stream_wait: a
+ * slow link is no reason to block.
+ */
 int
 stream_send_status(Stream *stream, Lsn confirmed, char *errstr, size_t errstr_size)
 {
 	char buf[WAL_STATUS_UPDATE_SIZE];
-	struct timeval tv;
+	bool probe = liveness_check(&stream->liveness, monotonic_usec()) == LIVENESS_PROBE;
+	int rc;
+	int flushed = 0;
 
-	gettimeofday(&tv, NULL);
 	walproto_status_update(buf, confirmed, confirmed, confirmed,
-						   walproto_time_from_unix((int64_t) tv.tv_sec * 1000000 + tv.tv_usec),
-						   false);
-	if (PQputCopyData(stream->conn, buf, sizeof(buf)) <= 0 || PQflush(stream->conn) != 0)
+						   walproto_time_from_unix(now_usec()), probe);
+	rc = PQputCopyData(stream->conn, buf, sizeof(buf));
+	if (rc > 0 && (flushed = PQflush(stream->conn)) < 0)
+		rc = -1;
+	stream->flush_pending = flushed == 1;
+	if (rc < 0)
 	{
 		one_line(errstr, errstr_size, "could not send a status update: ",
 				 PQerrorMessage(stream->conn));
 		stream->streaming = false;
 		return -1;
 	}
+	/* rc 0: libpq's buffer is full; the next update carries a newer position. */
+	if (rc > 0 && probe)
+		liveness_probed(&stream->liveness);
 	return 0;
 }
 
@@ -885,22 +1186,30 @@ stream_send_status(Stream *stream, Lsn confirmed, char *errstr, size_t errstr_si
  * shutdown.
  */
 static void
-end_copy(PGconn *conn)
+end_copy(Stream *stream)
 {
+	PGconn *conn = stream->conn;
 	int64_t deadline = now_usec() + CLOSE_TIMEOUT_MS * INT64_C(1000);
 	char *buf;
 	int len;
+	int flushed;
 
-	if (PQputCopyEnd(conn, NULL) <= 0 || PQflush(conn) != 0)
+	if (PQputCopyEnd(conn, NULL) <= 0)
+		return;
+	while ((flushed = PQflush(conn)) == 1)
+		if (wait_socket(stream, PQsocket(conn), POLLOUT, deadline, false) != WAIT_READY)
+			return;
+	if (flushed < 0)
 		return;
 	while ((len = PQgetCopyData(conn, &buf, 1)) >= 0)
 	{
 		if (len > 0)
 			PQfreemem(buf);
-		else if (!wait_until(conn, deadline))
+		else if (wait_socket(stream, PQsocket(conn), POLLIN, deadline, false) != WAIT_READY ||
+				 !consume(conn))
 			return;
 	}
-	discard_results(conn, deadline);
+	discard_results(stream, deadline);
 }
 
 /* Ends the copy, drains what the server still sends, and disconnects. */
@@ -915,7 +1224,7 @@ stream_close(Stream *stream)
 	if (stream->conn == NULL)
 		return;
 	if (stream->streaming && PQstatus(stream->conn) == CONNECTION_OK)
-		end_copy(stream->conn);
+		end_copy(stream);
 	PQfinish(stream->conn);
 	stream->conn = NULL;
 	stream->streaming = false;

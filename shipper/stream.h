@@ -17,13 +17,22 @@
 
 typedef struct Stream Stream;
 
+/*
+ * The caller's idle hook: while the stream waits for the server (a
+ * connection attempt, a command, a slow slot creation), it runs at least
+ * every 100 ms; it keeps the caller's heartbeat going, and returns false to
+ * give up the wait (a stop was requested).
+ */
+typedef bool (*StreamIdle)(void *arg);
+
 typedef enum StreamStatus
 {
 	STREAM_OK = 0,
 	STREAM_RETRY = -1, /* unreachable, lost, starting up: try again */
 	STREAM_SLOT_BUSY = -2, /* another process streams from the slot */
 	STREAM_FATAL = -3, /* a configuration error: retrying is pointless */
-	STREAM_SLOT_MISSING = -4 /* no slot, and the caller may not create it */
+	STREAM_SLOT_MISSING = -4, /* no slot, and the caller may not create it */
+	STREAM_INTERRUPTED = -5 /* the idle hook said stop */
 } StreamStatus;
 
 /* What a connection learnt about the server and the slot. */
@@ -47,7 +56,8 @@ typedef struct StreamInfo
 
 extern int stream_check_conninfo(const char *conninfo, char *errstr,
 								 size_t errstr_size);
-extern Stream *stream_create(const ShipperConfig *config);
+extern Stream *stream_create(const ShipperConfig *config, StreamIdle idle,
+							 void *idle_arg);
 extern void stream_destroy(Stream *stream);
 extern StreamStatus stream_connect(Stream *stream, bool may_create,
 								   StreamInfo *info, char *errstr,
@@ -56,6 +66,7 @@ extern int stream_read(Stream *stream, WalMessage *msg, char *errstr,
 					   size_t errstr_size);
 extern int stream_wait(Stream *stream, bool want_stream, int other_fd,
 					   int timeout_ms, char *errstr, size_t errstr_size);
+extern int stream_check_alive(Stream *stream, char *errstr, size_t errstr_size);
 extern int stream_send_status(Stream *stream, Lsn confirmed, char *errstr,
 							  size_t errstr_size);
 extern void stream_close(Stream *stream);
