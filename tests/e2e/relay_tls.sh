@@ -194,6 +194,11 @@ run_shipper kafka_name kafka_name -d "$OK_PG" -b "127.0.0.1:$WRONG_PORT" "${KAFK
 	--kafka-property-file "sasl.password=$SECRETS/kafka-password"
 run_shipper kafka_plain kafka_plain -d "$OK_PG" -b "$TLS_BROKERS" -X security.protocol=SASL_PLAINTEXT \
 	-X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=shipper --kafka-property-file "sasl.password=$SECRETS/kafka-password"
+# A password file its group may read, as a secret volume for a non-root
+# user is: libpq ignores it (README, Transport security, Kubernetes).
+write_secret "$SECRETS/group-pgpass" "*:*:*:shipper:pg-password-2"
+chmod 0640 "$SECRETS/group-pgpass"
+run_shipper pg_group_passfile pg_group_passfile -d "host=127.0.0.1 $PG_TLS user=shipper passfile=$SECRETS/group-pgpass" "${OK_KAFKA[@]}"
 OUTBOX_KAFKA_SASL_PASSWORD_FILE=$SECRETS/missing run_shipper no_file no_file -d "$OK_PG" -b "$TLS_BROKERS" "${KAFKA_TLS[@]}"
 run_shipper client_cert client_cert \
 	-d "host=localhost $PG_TLS user=shipper_cert sslcert=$CERTS/client.crt sslkey=$CERTS/client.key" "${OK_KAFKA[@]}"
@@ -210,11 +215,11 @@ check "its walsender: TLS with the client certificate's DN" "t /CN=shipper_cert"
 		WHERE r.slot_name = 'client_cert'")"
 sleep_left=$((started + 20 - SECONDS))
 [ "$sleep_left" -le 0 ] || sleep "$sleep_left"	# the observation window itself
-for name in pg_password pg_untrusted pg_name pg_plain kafka_password kafka_untrusted kafka_name kafka_plain no_file client_cert; do
+for name in pg_password pg_untrusted pg_name pg_plain pg_group_passfile kafka_password kafka_untrusted kafka_name kafka_plain no_file client_cert; do
 	cp "$WORK/$name.log" "$WORK/$name.20s.log"	# what the 20 s said, before the drain's lines
 	kill -TERM "$(shipper_pid "$name")" 2>/dev/null
 done
-for name in pg_password pg_untrusted pg_name pg_plain kafka_password kafka_untrusted kafka_name kafka_plain no_file client_cert; do
+for name in pg_password pg_untrusted pg_name pg_plain pg_group_passfile kafka_password kafka_untrusted kafka_name kafka_plain no_file client_cert; do
 	wait_exit "$name" 60
 	eval "status_$name=\$EXIT_STATUS"
 done
@@ -283,5 +288,7 @@ for name in kafka_password kafka_untrusted kafka_name kafka_plain; do
 done
 check "an unreadable secret file: exit 1, one line naming the path" "1 1" \
 	"$status_no_file $(count_matching no_file "error: .*Kafka property sasl.password \(OUTBOX_KAFKA_SASL_PASSWORD_FILE\): could not read $SECRETS/missing: No such file or directory")"
+check "a group-readable passfile: exit 1, libpq's warning and no password" "1 1 1" \
+	"$status_pg_group_passfile $(grep -c "WARNING: password file \"$SECRETS/group-pgpass\" has group or world access" "$WORK/pg_group_passfile.20s.log") $(count_matching pg_group_passfile 'error: could not connect to PostgreSQL: .*no password supplied')"
 check "the client-certificate shipper exits 0" 0 "$status_client_cert"
 finish
