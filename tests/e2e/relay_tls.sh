@@ -14,7 +14,7 @@
 #      wrong SASL password, untrusted CA and mismatching name on both links,
 #      plaintext against a TLS-only port on both links, an unreadable file)
 #
-# Runtime: 48-68 s on this 2-core machine (4 runs, one with the ASan build),
+# Runtime: 46-68 s on this 2-core machine (6 runs, one with the ASan build),
 # most of it Kafka's start and restart and the 20 s observation window.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
