@@ -4,8 +4,10 @@
  *
  * Every flag has an environment variable (for containers), and any
  * librdkafka property can be given as -X name=value or as
- * OUTBOX_KAFKA_<NAME> (upper case, dots as underscores).  Flags win over
- * the environment.  Every error is one line naming the flag or variable
+ * OUTBOX_KAFKA_<NAME> (upper case, dots as underscores), and its value
+ * read from a file (a Kubernetes secret volume) as --kafka-property-file
+ * name=PATH or OUTBOX_KAFKA_<NAME>_FILE=PATH: only the path is kept here,
+ * kafka.c reads the file (secret.c).  Flags win over the environment.  Every error is one line naming the flag or variable
  * and what is wrong.  librdkafka property names are checked later, by
  * librdkafka itself (kafka.c), whose errors then name the origin recorded
  * here.
@@ -36,6 +38,7 @@ typedef enum OptionId
 	OPT_TOPIC_TEMPLATE,
 	OPT_VALUE,
 	OPT_KAFKA_PROPERTY,
+	OPT_KAFKA_PROPERTY_FILE,
 	OPT_MAX_INFLIGHT_EVENTS,
 	OPT_MAX_INFLIGHT_BYTES,
 	OPT_STATUS_INTERVAL,
@@ -71,6 +74,7 @@ static const OptionSpec options[] = {
 	{"topic-template", 't', "OUTBOX_TOPIC_TEMPLATE", true, OPT_TOPIC_TEMPLATE},
 	{"value", 0, "OUTBOX_VALUE", true, OPT_VALUE},
 	{"kafka-property", 'X', NULL, true, OPT_KAFKA_PROPERTY},
+	{"kafka-property-file", 0, NULL, true, OPT_KAFKA_PROPERTY_FILE},
 	{"max-inflight-events", 0, "OUTBOX_MAX_INFLIGHT_EVENTS", true, OPT_MAX_INFLIGHT_EVENTS},
 	{"max-inflight-bytes", 0, "OUTBOX_MAX_INFLIGHT_BYTES", true, OPT_MAX_INFLIGHT_BYTES},
 	{"status-interval", 0, "OUTBOX_STATUS_INTERVAL", true, OPT_STATUS_INTERVAL},
@@ -87,6 +91,7 @@ static const OptionSpec options[] = {
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 #define KAFKA_ENV_PREFIX "OUTBOX_KAFKA_"
+#define KAFKA_ENV_FILE_SUFFIX "_FILE"
 
 const char *
 config_usage(void)
@@ -96,7 +101,9 @@ config_usage(void)
 		   "Usage: outbox-shipper [OPTION]...\n"
 		   "\n"
 		   "PostgreSQL:\n"
-		   "  -d, --dbname=CONNINFO        connection string or URI; PG* variables apply (OUTBOX_DBNAME)\n"
+		   "  -d, --dbname=CONNINFO        connection string or URI; PG* variables apply (OUTBOX_DBNAME);\n"
+		   "                               secrets from files: passfile=, sslkey=, sslcert=, read\n"
+		   "                               at every connection (PGPASSFILE, PGSSLKEY, ...)\n"
 		   "  -S, --slot=NAME              replication slot (OUTBOX_SLOT, default outbox_pg)\n"
 		   "      --create-slot            create the slot if it is missing at this process's first\n"
 		   "                               connection, for a first start only: never after it has\n"
@@ -120,6 +127,13 @@ config_usage(void)
 		   "  -X, --kafka-property=NAME=VALUE\n"
 		   "                               any librdkafka property, repeatable\n"
 		   "                               (OUTBOX_KAFKA_<NAME>, e.g. OUTBOX_KAFKA_SASL_PASSWORD)\n"
+		   "      --kafka-property-file=NAME=PATH\n"
+		   "                               a librdkafka property's value read from a file, such\n"
+		   "                               as a mounted Kubernetes secret; repeatable\n"
+		   "                               (OUTBOX_KAFKA_<NAME>_FILE, e.g. OUTBOX_KAFKA_SASL_PASSWORD_FILE).\n"
+		   "                               Trailing newlines are dropped; the value is never logged.\n"
+		   "                               sasl.username and sasl.password files are read again\n"
+		   "                               when Kafka refuses them: a rotated secret needs no restart\n"
 		   "      --on-permanent-error=stop|dead-letter\n"
 		   "                               an event Kafka refuses for good: stop without confirming\n"
 		   "                               it (default), or produce it to --dead-letter-topic\n"
@@ -211,7 +225,7 @@ set_string(char **field, const char *value, char *errstr, size_t errstr_size)
 /* Appends name=value (split at the first '=') to a list. */
 static int
 add_name_value(NameValue **list, int *n, const char *text, const char *origin,
-			   char *errstr, size_t errstr_size)
+			   bool from_file, char *errstr, size_t errstr_size)
 {
 	const char *eq = strchr(text, '=');
 	NameValue *grown;
@@ -227,6 +241,7 @@ add_name_value(NameValue **list, int *n, const char *text, const char *origin,
 	item->name = strndup(text, (size_t) (eq - text));
 	item->value = strdup(eq + 1);
 	item->origin = strdup(origin);
+	item->from_file = from_file;
 	(*n)++;
 	if (item->name == NULL || item->value == NULL || item->origin == NULL)
 		return fail(errstr, errstr_size, "out of memory");
@@ -346,13 +361,13 @@ add_plugin_options(ShipperConfig *c, const char *value, bool from_env,
 
 	if (!from_env)
 		return add_name_value(&c->plugin_options, &c->nplugin_options, value,
-							  what, errstr, errstr_size);
+							  what, false, errstr, errstr_size);
 	if ((copy = strdup(value)) == NULL)
 		return fail(errstr, errstr_size, "out of memory");
 	for (item = strtok_r(copy, ",", &save); item && rc == 0;
 		 item = strtok_r(NULL, ",", &save))
 		rc = add_name_value(&c->plugin_options, &c->nplugin_options, item,
-							what, errstr, errstr_size);
+							what, false, errstr, errstr_size);
 	free(copy);
 	return rc;
 }
@@ -396,7 +411,9 @@ apply(ShipperConfig *c, OptionId id, const char *value, bool from_env,
 			c->value_mode = choice == 0 ? VALUE_PAYLOAD : VALUE_ENVELOPE;
 			return 0;
 		case OPT_KAFKA_PROPERTY:
-			return add_name_value(&c->kafka, &c->nkafka, value, "-X", errstr, errstr_size);
+			return add_name_value(&c->kafka, &c->nkafka, value, "-X", false, errstr, errstr_size);
+		case OPT_KAFKA_PROPERTY_FILE:
+			return add_name_value(&c->kafka, &c->nkafka, value, what, true, errstr, errstr_size);
 		case OPT_MAX_INFLIGHT_EVENTS:
 			return parse_count(value, &c->max_inflight_events, false, what, errstr, errstr_size);
 		case OPT_MAX_INFLIGHT_BYTES:
@@ -463,27 +480,46 @@ set_defaults(ShipperConfig *c, char *errstr, size_t errstr_size)
 	return 0;
 }
 
-/* OUTBOX_KAFKA_SASL_PASSWORD=x becomes sasl.password=x. */
+/*
+ * Whether the variable's name (name_len bytes from name) ends in _FILE:
+ * then its value is a path.  No librdkafka property ends in ".file".
+ */
+static bool
+names_file(const char *name, size_t name_len)
+{
+	size_t n = strlen(KAFKA_ENV_FILE_SUFFIX);
+
+	return name_len >= n && strncmp(name + name_len - n, KAFKA_ENV_FILE_SUFFIX, n) == 0;
+}
+
+/*
+ * OUTBOX_KAFKA_SASL_PASSWORD=x becomes sasl.password=x, and
+ * OUTBOX_KAFKA_SASL_PASSWORD_FILE=/path sasl.password read from /path.
+ */
 static int
 apply_kafka_env(ShipperConfig *c, const char *entry, char *errstr, size_t errstr_size)
 {
 	const char *name = entry + strlen(KAFKA_ENV_PREFIX);
 	const char *eq = strchr(name, '=');
+	size_t name_len = eq ? (size_t) (eq - name) : 0;
+	bool from_file = names_file(name, name_len);
 	char origin[256];
 	char *prop;
 	size_t i;
 	int rc;
 
-	if (eq == NULL || eq == name)
+	if (from_file)
+		name_len -= strlen(KAFKA_ENV_FILE_SUFFIX);
+	if (eq == NULL || name_len == 0)
 		return fail(errstr, errstr_size, "environment variable %.*s names no Kafka property",
 					(int) (eq ? eq - entry : (long) strlen(entry)), entry);
 	snprintf(origin, sizeof(origin), "%.*s", (int) (eq - entry), entry);
 	if ((prop = malloc(strlen(name) + 1)) == NULL)
 		return fail(errstr, errstr_size, "out of memory");
-	for (i = 0; name + i < eq; i++)
+	for (i = 0; i < name_len; i++)
 		prop[i] = name[i] == '_' ? '.' : (char) tolower((unsigned char) name[i]);
 	strcpy(prop + i, eq);
-	rc = add_name_value(&c->kafka, &c->nkafka, prop, origin, errstr, errstr_size);
+	rc = add_name_value(&c->kafka, &c->nkafka, prop, origin, from_file, errstr, errstr_size);
 	free(prop);
 	return rc;
 }
@@ -593,6 +629,10 @@ validate_kafka(const ShipperConfig *c, char *errstr, size_t errstr_size)
 	if (!given)
 		return fail(errstr, errstr_size,
 					"no Kafka brokers: give --brokers (OUTBOX_BROKERS) or -X bootstrap.servers=...");
+	for (i = 0; i < c->nkafka; i++)
+		if (c->kafka[i].from_file && c->kafka[i].value[0] == '\0')
+			return fail(errstr, errstr_size, "%s: Kafka property %s: the file's path is empty",
+						c->kafka[i].origin, c->kafka[i].name);
 	if (topic_template_check(c->topic_template, errstr, errstr_size) != 0)
 		return -1;
 	if (c->on_permanent_error == ON_ERROR_DEAD_LETTER && c->dead_letter_topic == NULL)

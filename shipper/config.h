@@ -17,6 +17,7 @@ typedef struct NameValue
 	char *name;
 	char *value;
 	char *origin; /* "-X", "--option" or the variable's name */
+	bool from_file; /* value is the path of a file holding the value */
 } NameValue;
 
 typedef enum ValueMode

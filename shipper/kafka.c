@@ -79,6 +79,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "secret.h"
 #include "topic.h"
 
 /* Transient errors from error_cb, and unauthenticated events: one log
@@ -119,8 +120,13 @@ struct Kafka
 	bool closing; /* purging: reports only free */
 	long delivered; /* acknowledged on their own topic */
 	long dead_lettered; /* acknowledged on the dead-letter topic */
-	int last_error;
+	int last_error; /* a connection error counts as _TRANSPORT */
 	int64_t last_error_at;
+	unsigned long errors_unsaid; /* of that kind, since it was logged */
+	bool auth_failed; /* since the SASL credential files were read */
+	char *sasl_username; /* in use, when read from a file; else NULL */
+	char *sasl_password; /* the same */
+	char refresh_error[600]; /* the last one logged, said once */
 	int64_t unauthenticated_said_at; /* last warning about one */
 	unsigned long unauthenticated_unsaid; /* since then */
 	char failure[1024]; /* set once: why the shipper must stop */
@@ -411,12 +417,57 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 		(void) stop_on_cluster_error(kafka, d, msg->err);
 }
 
+/*
+ * Errors of a broker connection.  One cause comes as several of them at
+ * every reconnect: a certificate that does not verify is _SSL once, then
+ * _TRANSPORT, each followed by _ALL_BROKERS_DOWN; a refused password is
+ * _AUTHENTICATION then _ALL_BROKERS_DOWN.  Logged as one kind, they make
+ * one line per interval instead of a few per reconnect.
+ */
+static bool
+connection_error(int err)
+{
+	switch (err)
+	{
+		case RD_KAFKA_RESP_ERR__TRANSPORT:
+		case RD_KAFKA_RESP_ERR__SSL:
+		case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+		case RD_KAFKA_RESP_ERR__RESOLVE:
+		case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Whether an error was said recently enough to stay quiet (counting it).
+ * _ALL_BROKERS_DOWN names no cause: it never keeps the cause that follows
+ * it from being logged.
+ */
+static bool
+error_said_recently(Kafka *kafka, int err, int64_t now)
+{
+	int kind = connection_error(err) ? RD_KAFKA_RESP_ERR__TRANSPORT : err;
+
+	if (kind == kafka->last_error && now - kafka->last_error_at < ERROR_LOG_INTERVAL_USEC)
+	{
+		kafka->errors_unsaid++;
+		return true;
+	}
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		return false;
+	kafka->last_error = kind;
+	kafka->last_error_at = now;
+	return false;
+}
+
 static void
 on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	Kafka *kafka = opaque;
 	char fatal[512];
-	int64_t now = now_usec();
+	char unsaid[96] = "";
 
 	if (kafka->metrics)
 		metrics_client_error(kafka->metrics, rd_kafka_err2name((rd_kafka_resp_err_t) err));
@@ -426,13 +477,19 @@ on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		set_failure(kafka, "fatal Kafka producer error: %s", fatal);
 		return;
 	}
+	/* Served by kafka_poll, after this callback. */
+	if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
+		kafka->auth_failed = true;
 	/* Brokers down and the like: librdkafka retries; say so, not too often. */
-	if (err == kafka->last_error && now - kafka->last_error_at < ERROR_LOG_INTERVAL_USEC)
+	if (error_said_recently(kafka, err, now_usec()))
 		return;
-	kafka->last_error = err;
-	kafka->last_error_at = now;
-	log_warning("Kafka: %s: %s (retrying; nothing is confirmed meanwhile)",
-				rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
+	if (kafka->errors_unsaid > 0)
+		snprintf(unsaid, sizeof(unsaid), "; %lu errors not logged since the last line",
+				 kafka->errors_unsaid);
+	kafka->errors_unsaid = 0;
+	log_warning("Kafka: %s: %s (retrying; nothing is confirmed meanwhile; alike errors logged once per %d s%s)",
+				rd_kafka_err2name((rd_kafka_resp_err_t) err), reason,
+				(int) (ERROR_LOG_INTERVAL_USEC / 1000000), unsaid);
 }
 
 /*
@@ -550,6 +607,76 @@ set_queue_limits(rd_kafka_conf_t *conf, const Kafka *kafka, char *errstr,
 	return 0;
 }
 
+/*
+ * A property's value: given, or read from its file.  *owned is what the
+ * caller frees with secret_free (NULL for a given value).
+ */
+static int
+property_value(const NameValue *p, const char **value, char **owned,
+			   char *errstr, size_t errstr_size)
+{
+	char err[512];
+
+	*owned = NULL;
+	*value = p->value;
+	if (!p->from_file)
+		return 0;
+	if (secret_read(p->value, owned, err, sizeof(err)) != 0)
+	{
+		snprintf(errstr, errstr_size, "Kafka property %s (%s): %s", p->name, p->origin, err);
+		return -1;
+	}
+	*value = *owned;
+	return 0;
+}
+
+/*
+ * The SASL credentials that came from files, kept to tell whether a file
+ * changed when Kafka refuses them (refresh_credentials).  Takes value.
+ */
+static void
+keep_credential(Kafka *kafka, const NameValue *p, char *value)
+{
+	char **slot = NULL;
+
+	/* A given value after a file's wins: nothing to read again then. */
+	if (strcmp(p->name, "sasl.username") == 0)
+		slot = &kafka->sasl_username;
+	else if (strcmp(p->name, "sasl.password") == 0)
+		slot = &kafka->sasl_password;
+	if (slot == NULL)
+	{
+		secret_free(value);
+		return;
+	}
+	secret_free(*slot);
+	*slot = value;
+}
+
+/* The user's properties, in order (later ones win). */
+static int
+set_user_properties(rd_kafka_conf_t *conf, Kafka *kafka, char *errstr,
+					size_t errstr_size)
+{
+	const ShipperConfig *config = kafka->config;
+	const char *value;
+	char *owned;
+	int i;
+	int rc;
+
+	for (i = 0; i < config->nkafka; i++)
+	{
+		if (property_value(&config->kafka[i], &value, &owned, errstr, errstr_size) != 0)
+			return -1;
+		rc = conf_set(conf, config->kafka[i].name, value, config->kafka[i].origin,
+					  errstr, errstr_size);
+		keep_credential(kafka, &config->kafka[i], owned);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static rd_kafka_conf_t *
 build_conf(Kafka *kafka, char *errstr, size_t errstr_size)
 {
@@ -557,14 +684,11 @@ build_conf(Kafka *kafka, char *errstr, size_t errstr_size)
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char value[64];
 	size_t value_size = sizeof(value);
-	int i;
 
 	if (set_defaults(conf, config, errstr, errstr_size) != 0)
 		goto fail;
-	for (i = 0; i < config->nkafka; i++)
-		if (conf_set(conf, config->kafka[i].name, config->kafka[i].value,
-					 config->kafka[i].origin, errstr, errstr_size) != 0)
-			goto fail;
+	if (set_user_properties(conf, kafka, errstr, errstr_size) != 0)
+		goto fail;
 	if (rd_kafka_conf_get(conf, "message.max.bytes", value, &value_size) == RD_KAFKA_CONF_OK)
 		kafka->max_message_bytes = (size_t) strtoul(value, NULL, 10);
 	if (set_queue_limits(conf, kafka, errstr, errstr_size) != 0)
@@ -603,6 +727,15 @@ enable_wakeups(Kafka *kafka, char *errstr, size_t errstr_size)
 	return 0;
 }
 
+/* What a Kafka holds besides librdkafka's handle. */
+static void
+free_shell(Kafka *kafka)
+{
+	secret_free(kafka->sasl_username);
+	secret_free(kafka->sasl_password);
+	free(kafka);
+}
+
 Kafka *
 kafka_create(const ShipperConfig *config, Tracker *tracker, Metrics *metrics,
 			 char *errstr, size_t errstr_size)
@@ -622,7 +755,7 @@ kafka_create(const ShipperConfig *config, Tracker *tracker, Metrics *metrics,
 	kafka->wake_fds[0] = kafka->wake_fds[1] = -1;
 	if ((conf = build_conf(kafka, errstr, errstr_size)) == NULL)
 	{
-		free(kafka);
+		free_shell(kafka);
 		return NULL;
 	}
 	kafka->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -630,7 +763,7 @@ kafka_create(const ShipperConfig *config, Tracker *tracker, Metrics *metrics,
 	{
 		snprintf(errstr, errstr_size, "could not create the Kafka producer: %s", err);
 		rd_kafka_conf_destroy(conf);
-		free(kafka);
+		free_shell(kafka);
 		return NULL;
 	}
 	if (enable_wakeups(kafka, errstr, errstr_size) != 0)
@@ -662,7 +795,7 @@ kafka_destroy(Kafka *kafka)
 		close(kafka->wake_fds[0]);
 		close(kafka->wake_fds[1]);
 	}
-	free(kafka);
+	free_shell(kafka);
 }
 
 /* The main record's headers (see docs): the event's, then its position. */
@@ -967,6 +1100,99 @@ kafka_outq_len(Kafka *kafka)
 	return rd_kafka_outq_len(kafka->rk);
 }
 
+/* The last setting of a property (later ones win), or NULL. */
+static const NameValue *
+last_property(const ShipperConfig *config, const char *name)
+{
+	const NameValue *found = NULL;
+	int i;
+
+	for (i = 0; i < config->nkafka; i++)
+		if (strcmp(config->kafka[i].name, name) == 0)
+			found = &config->kafka[i];
+	return found;
+}
+
+/*
+ * A credential as it is now: *fresh is read again from its file (NULL
+ * when it is not from one); *changed tells whether it differs from kept.
+ */
+static int
+reread_credential(const NameValue *p, const char *kept, char **fresh,
+				  bool *changed, char *errstr, size_t errstr_size)
+{
+	const char *value;
+
+	*fresh = NULL;
+	if (p == NULL || !p->from_file)
+		return 0;
+	if (property_value(p, &value, fresh, errstr, errstr_size) != 0)
+		return -1;
+	*changed |= kept == NULL || strcmp(*fresh, kept) != 0;
+	return 0;
+}
+
+/* An error reading the files again: logged once until it changes. */
+static void
+refresh_failed(Kafka *kafka, const char *error)
+{
+	if (strcmp(kafka->refresh_error, error) == 0)
+		return;
+	snprintf(kafka->refresh_error, sizeof(kafka->refresh_error), "%s", error);
+	log_warning("Kafka refused the SASL credentials, and reading them again failed: %s (keeping the ones in use)",
+				error);
+}
+
+/*
+ * Kafka refused the SASL credentials: when they come from files and a file
+ * changed (a rotated Kubernetes secret), the new ones are used from the
+ * next connection, without a restart.  Nothing is logged when nothing
+ * changed: the refusal itself was.
+ */
+static void
+refresh_credentials(Kafka *kafka)
+{
+	const NameValue *user = last_property(kafka->config, "sasl.username");
+	const NameValue *pass = last_property(kafka->config, "sasl.password");
+	char *new_user = NULL;
+	char *new_pass = NULL;
+	bool changed = false;
+	char err[600];
+	rd_kafka_error_t *error;
+
+	if (reread_credential(user, kafka->sasl_username, &new_user, &changed, err, sizeof(err)) != 0 ||
+		reread_credential(pass, kafka->sasl_password, &new_pass, &changed, err, sizeof(err)) != 0)
+	{
+		refresh_failed(kafka, err);
+		secret_free(new_user);
+		return;
+	}
+	kafka->refresh_error[0] = '\0';
+	if (!changed)
+		return;
+	error = rd_kafka_sasl_set_credentials(kafka->rk,
+										  new_user ? new_user : user ? user->value
+																	 : "",
+										  new_pass ? new_pass : pass ? pass->value
+																	 : "");
+	if (error != NULL)
+	{
+		snprintf(err, sizeof(err), "%s", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		refresh_failed(kafka, err);
+		secret_free(new_user);
+		secret_free(new_pass);
+		return;
+	}
+	log_info("Kafka refused the SASL credentials and %s%s%s changed: the new ones are used from the next connection",
+			 new_user ? user->value : "", new_user && new_pass ? " and " : "",
+			 new_pass ? pass->value : "");
+	if (new_user)
+		keep_credential(kafka, user, new_user);
+	if (new_pass)
+		keep_credential(kafka, pass, new_pass);
+}
+
 /* Serves reports and errors, waiting up to timeout_ms for the first. */
 void
 kafka_poll(Kafka *kafka, int timeout_ms)
@@ -976,6 +1202,11 @@ kafka_poll(Kafka *kafka, int timeout_ms)
 	while (read(kafka->wake_fds[0], buf, sizeof(buf)) > 0)
 		;
 	rd_kafka_poll(kafka->rk, timeout_ms);
+	if (kafka->auth_failed)
+	{
+		kafka->auth_failed = false;
+		refresh_credentials(kafka);
+	}
 }
 
 long

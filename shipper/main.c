@@ -738,9 +738,13 @@ log_settings(const ShipperConfig *config)
 			  config->max_inflight_events, config->max_inflight_bytes,
 			  config->status_interval, config->drain_timeout);
 	for (i = 0; i < config->nkafka; i++)
-		log_debug("Kafka property %s=%s (%s)", config->kafka[i].name,
-				  config_is_secret(config->kafka[i].name) ? "********" : config->kafka[i].value,
-				  config->kafka[i].origin);
+		if (config->kafka[i].from_file)
+			log_debug("Kafka property %s from file %s (%s)", config->kafka[i].name,
+					  config->kafka[i].value, config->kafka[i].origin);
+		else
+			log_debug("Kafka property %s=%s (%s)", config->kafka[i].name,
+					  config_is_secret(config->kafka[i].name) ? "********" : config->kafka[i].value,
+					  config->kafka[i].origin);
 }
 
 /* The HTTP endpoint, if configured; -1 when it cannot listen. */

@@ -102,16 +102,34 @@ def main():
          True, all(k in res.get("requests", {}) for k in ("cpu", "memory"))
          and "memory" in res.get("limits", {}))
 
-    refs = [e["valueFrom"]["secretKeyRef"] for e in container.get("env", [])
+    env = {e["name"]: e for e in container.get("env", [])}
+    refs = [e["valueFrom"]["secretKeyRef"] for e in env.values()
             if "secretKeyRef" in e.get("valueFrom", {})]
     rule("every secretKeyRef names the Secret %s" % SECRET, SECRET,
          " ".join(sorted({r["name"] for r in refs})))
-    rule("secretKeyRef keys are the example Secret's keys",
-         " ".join(sorted(example_secret["stringData"])), " ".join(sorted(r["key"] for r in refs)))
-    rule("PGPASSWORD, Kafka SASL username and password come from the Secret",
-         "OUTBOX_KAFKA_SASL_PASSWORD OUTBOX_KAFKA_SASL_USERNAME PGPASSWORD",
-         " ".join(sorted(e["name"] for e in container.get("env", [])
-                         if "secretKeyRef" in e.get("valueFrom", {}))))
+    rule("PGPASSWORD comes from the Secret (libpq ignores a group-readable password file)",
+         "PGPASSWORD", " ".join(sorted(name for name, e in env.items()
+                                       if "secretKeyRef" in e.get("valueFrom", {}))))
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    mounts = [m for m in container.get("volumeMounts", [])
+              if volumes.get(m["name"], {}).get("secret", {}).get("secretName") == SECRET]
+    rule("the Secret is mounted once, read-only", "1 True",
+         "%d %s" % (len(mounts), all(m.get("readOnly") for m in mounts)))
+    mount = mounts[0]["mountPath"] if mounts else "(none)"
+    secret_volume = volumes[mounts[0]["name"]]["secret"] if mounts else {}
+    rule("its files: mode 0440, group fsGroup %d (the shipper's group reads them)" % UID,
+         "0o440 %d" % UID, "%s %s" % (oct(secret_volume.get("defaultMode", 0o644)), psc.get("fsGroup")))
+    rule("Kafka SASL username and password are read from the Secret's files",
+         "%s/kafka-sasl-password %s/kafka-sasl-username" % (mount, mount),
+         " ".join(sorted(env.get(n, {}).get("value", "") for n in
+                         ("OUTBOX_KAFKA_SASL_USERNAME_FILE", "OUTBOX_KAFKA_SASL_PASSWORD_FILE"))))
+    used = {r["key"] for r in refs} | {env[n]["value"].rsplit("/", 1)[1] for n in env
+                                       if n.endswith("_FILE") and env[n].get("value", "").startswith(mount + "/")}
+    rule("the keys the Deployment reads are the example Secret's keys",
+         " ".join(sorted(example_secret["stringData"])), " ".join(sorted(used)))
+    rule("no secret value in the environment (only references and file paths)", "",
+         " ".join(name for name, e in env.items() if ("PASSWORD" in name or "SASL_USERNAME" in name)
+                  and "valueFrom" not in e and not name.endswith("_FILE")))
     rule("no secret in the ConfigMap", "",
          " ".join(k for k in config if "PASSWORD" in k or "SASL_USERNAME" in k))
     rule("envFrom the ConfigMap", one(by_kind, "ConfigMap")["metadata"]["name"],

@@ -66,6 +66,7 @@ static void
 check_config(const ShipperConfig *c)
 {
 	char errstr[512];
+	int i;
 
 	check_list(c->plugin_options, c->nplugin_options);
 	check_list(c->kafka, c->nkafka);
@@ -73,6 +74,9 @@ check_config(const ShipperConfig *c)
 	if (c->show_help || c->show_version)
 		return;
 	FUZZ_CHECK(c->slot[0] != '\0');
+	/* A property read from a file names one (kafka.c reads it). */
+	for (i = 0; i < c->nkafka; i++)
+		FUZZ_CHECK(!c->kafka[i].from_file || c->kafka[i].value[0] != '\0');
 	FUZZ_CHECK(topic_template_check(c->topic_template, errstr, sizeof(errstr)) == 0);
 	FUZZ_CHECK(c->brokers != NULL || c->nkafka > 0);
 	FUZZ_CHECK(c->on_permanent_error != ON_ERROR_DEAD_LETTER ||

@@ -67,6 +67,12 @@
 #   KAFKA_AUTO_CREATE_TOPICS  true (default) or false
 #   KAFKA_EXTRA_CONFIG        lines appended to server.properties at start;
 #                             a property given twice takes the last value
+#   KAFKA_EXTRA_LISTENERS     listeners added to listeners and
+#                             advertised.listeners, e.g.
+#                             SASL_SSL://127.0.0.1:PORT (ports: the caller's)
+#   KAFKA_EXTRA_PROTOCOL_MAP  their entries of listener.security.protocol.map,
+#                             e.g. SASL_SSL:SASL_SSL; their settings go in
+#                             KAFKA_EXTRA_CONFIG (listener.name.NAME.*)
 #   KAFKA_HEAP_OPTS           broker heap (default -Xms256m -Xmx512m)
 #   KAFKA_CLUSTER_HEAP_OPTS   heap of each cluster node (default -Xms128m
 #                             -Xmx384m; 4 nodes fit a 2-core CI box)
@@ -286,11 +292,11 @@ write_config() {	# write_config DIR PORT CONTROLLER_PORT
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_ADVERTISED_PORT:-$port}
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport${KAFKA_EXTRA_LISTENERS:+,$KAFKA_EXTRA_LISTENERS}
+advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_ADVERTISED_PORT:-$port}${KAFKA_EXTRA_LISTENERS:+,$KAFKA_EXTRA_LISTENERS}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${KAFKA_EXTRA_PROTOCOL_MAP:+,$KAFKA_EXTRA_PROTOCOL_MAP}
 log.dirs=$dir/data
 # One broker: one replica for every topic, internal ones too.
 num.partitions=3

@@ -6,6 +6,12 @@
 #   pg.sh kill DIR                                     SIGKILL the postmaster (fault tests)
 #   pg.sh restart DIR                                  start again on the same port
 #   pg.sh env DIR                                      prints export lines for PGHOST/PGPORT/PGUSER
+#   pg.sh tls DIR CERTDIR [HBA_LINE...]                TLS on (server.crt, server.key, ca.crt from
+#                                                      CERTDIR, as tests/helpers/certs.sh makes them),
+#                                                      scram-sha-256 password encryption, and pg_hba.conf
+#                                                      replaced by "local all all trust" and HBA_LINEs
+#                                                      (default: hostssl scram-sha-256 for every
+#                                                      database and replication); reloads
 #
 # PG_BINDIR chooses the server build (default: pg_config's), e.g. another
 # major from scripts/pg-major.sh.
@@ -127,11 +133,57 @@ cmd_env() {
 	echo "export PGHOST=$dir/sock PGPORT=$(cat "$dir/port") PGUSER=postgres"
 }
 
+# The server reads its key only if the server's user owns it and no one
+# else may read it; certificates live beside it, outside the data directory.
+install_tls_files() {
+	local dir=$1 certdir=$2 f
+	mkdir -p "$dir/tls"
+	for f in server.crt server.key ca.crt; do
+		[ -f "$certdir/$f" ] || die "no $certdir/$f (make them with tests/helpers/certs.sh)"
+		cp "$certdir/$f" "$dir/tls/$f"
+	done
+	chmod 0600 "$dir/tls/server.key"
+	[ "$(id -u)" != 0 ] || chown -R postgres: "$dir/tls"
+}
+
+cmd_tls() {
+	local dir=$1 certdir=$2 line
+	shift 2
+	dir=$(cd "$dir" && pwd)
+	[ -f "$dir/data/postgresql.conf" ] || die "no cluster in $dir (run start first)"
+	install_tls_files "$dir" "$certdir"
+	{
+		echo "ssl = on"
+		echo "ssl_cert_file = '$dir/tls/server.crt'"
+		echo "ssl_key_file = '$dir/tls/server.key'"
+		echo "ssl_ca_file = '$dir/tls/ca.crt'"
+		echo "password_encryption = 'scram-sha-256'"
+	} >>"$dir/data/postgresql.conf"
+	[ $# -gt 0 ] || set -- "hostssl all all 127.0.0.1/32 scram-sha-256" \
+		"hostssl replication all 127.0.0.1/32 scram-sha-256"
+	{
+		echo "# Written by pg.sh tls: tests use the private socket; TCP is TLS only."
+		echo "local all all trust"
+		echo "local replication all trust"
+		for line in "$@"; do echo "$line"; done
+	} >"$dir/data/pg_hba.conf"
+	as_owner "$PG_BINDIR/pg_ctl" -D "$dir/data" reload >/dev/null \
+		|| die "could not reload the server in $dir"
+	# The postmaster rereads its files on its own time: new sessions see it.
+	local deadline=$((SECONDS + 30))
+	until [ "$("$PG_BINDIR/psql" -qXAt -h "$dir/sock" -p "$(cat "$dir/port")" -U postgres \
+		-d postgres -c "SHOW ssl" 2>/dev/null)" = on ]; do
+		[ $SECONDS -lt $deadline ] || { tail -n 20 "$dir/log" >&2; die "ssl is not on after a reload (log above)"; }
+		sleep 0.1
+	done
+}
+
 case "${1:-}" in
 start) shift; cmd_start "$@" ;;
 stop) cmd_stop "${2:?usage: pg.sh stop DIR}" ;;
 kill) cmd_kill "${2:?usage: pg.sh kill DIR}" ;;
 restart) pg_start_existing "$(cd "${2:?usage: pg.sh restart DIR}" && pwd)" ;;
 env) cmd_env "${2:?usage: pg.sh env DIR}" ;;
-*) die "usage: pg.sh start|stop|kill|restart|env DIR" ;;
+tls) shift; [ $# -ge 2 ] || die "usage: pg.sh tls DIR CERTDIR [HBA_LINE...]"; cmd_tls "$@" ;;
+*) die "usage: pg.sh start|stop|kill|restart|env|tls DIR" ;;
 esac

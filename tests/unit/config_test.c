@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "unit.h"
 
 #define ARGC(a) ((int) (sizeof(a) / sizeof((a)[0])))
 
@@ -422,6 +423,100 @@ test_help_needs_nothing(void **state)
 	config_free(&c);
 }
 
+/*
+ * Kafka properties from files: OUTBOX_KAFKA_<NAME>_FILE and
+ * --kafka-property-file keep the path, marked, in order with the others;
+ * the file is read later (kafka.c), so parsing does no I/O.
+ */
+static void
+test_kafka_property_files(void **state)
+{
+	char *argv[] = {"outbox-shipper", "-b", "k:1", "-X", "sasl.username=u",
+					"--kafka-property-file", "ssl.key.pem=/s/key.pem",
+					"--kafka-property-file=sasl.password=/s/later"};
+	char *envp[] = {"OUTBOX_KAFKA_SASL_PASSWORD_FILE=/var/run/secrets/kafka/password",
+					"OUTBOX_KAFKA_SASL_MECHANISM=SCRAM-SHA-512", NULL};
+	static const struct
+	{
+		const char *name;
+		const char *value;
+		const char *origin;
+		bool from_file;
+	} want[] = {
+		{"sasl.password", "/var/run/secrets/kafka/password", "OUTBOX_KAFKA_SASL_PASSWORD_FILE", true},
+		{"sasl.mechanism", "SCRAM-SHA-512", "OUTBOX_KAFKA_SASL_MECHANISM", false},
+		{"sasl.username", "u", "-X", false},
+		{"ssl.key.pem", "/s/key.pem", "--kafka-property-file", true},
+		{"sasl.password", "/s/later", "--kafka-property-file", true},
+	};
+	ShipperConfig c;
+	char err[256];
+	size_t i;
+
+	assert_int_equal(config_parse(ARGC(argv), argv, envp, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.nkafka, (int) (sizeof(want) / sizeof(want[0])));
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+	{
+		EXPECT_STR("name", want[i].name, c.kafka[i].name);
+		EXPECT_STR("value", want[i].value, c.kafka[i].value);
+		EXPECT_STR("origin", want[i].origin, c.kafka[i].origin);
+		if (c.kafka[i].from_file != want[i].from_file)
+			fail_msg("case %zu (%s): from_file is %d", i, want[i].name, c.kafka[i].from_file);
+	}
+	config_free(&c);
+}
+
+/* What names no property or no file is refused, naming the origin. */
+static void
+test_kafka_property_file_errors(void **state)
+{
+	static const struct
+	{
+		const char *arg;
+		const char *env;
+		const char *error;
+	} cases[] = {
+		{NULL, "OUTBOX_KAFKA__FILE=/x", "environment variable OUTBOX_KAFKA__FILE names no Kafka property"},
+		{NULL, "OUTBOX_KAFKA_SASL_PASSWORD_FILE=",
+		 "OUTBOX_KAFKA_SASL_PASSWORD_FILE: Kafka property sasl.password: the file's path is empty"},
+		{"--kafka-property-file=sasl.password=",
+		 NULL, "--kafka-property-file: Kafka property sasl.password: the file's path is empty"},
+		{"--kafka-property-file=/only/a/path", NULL, "--kafka-property-file: \"/only/a/path\" is not NAME=VALUE"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char *argv[] = {"outbox-shipper", "-b", "k:1", (char *) cases[i].arg};
+		char *envp[] = {(char *) cases[i].env, NULL};
+		ShipperConfig c;
+		char err[256];
+
+		assert_int_equal(config_parse(cases[i].arg ? 4 : 3, argv, envp, &c, err, sizeof(err)), -1);
+		if (strstr(err, cases[i].error) == NULL)
+			fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, err, cases[i].error);
+	}
+}
+
+/* The variable without _FILE stays a value, even if it looks like a path. */
+static void
+test_kafka_value_not_file(void **state)
+{
+	char *argv[] = {"outbox-shipper", "-b", "k:1"};
+	char *envp[] = {"OUTBOX_KAFKA_SSL_CA_LOCATION=/etc/ca.crt", "OUTBOX_KAFKA_FILE=x", NULL};
+	ShipperConfig c;
+	char err[256];
+
+	assert_int_equal(config_parse(ARGC(argv), argv, envp, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.nkafka, 2);
+	EXPECT_STR("name", "ssl.ca.location", c.kafka[0].name);
+	assert_false(c.kafka[0].from_file);
+	/* "_FILE" alone is a property named "file" (librdkafka will refuse it). */
+	EXPECT_STR("name", "file", c.kafka[1].name);
+	assert_false(c.kafka[1].from_file);
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -438,6 +533,9 @@ main(void)
 		cmocka_unit_test(test_secret_long_name),
 		cmocka_unit_test(test_help_needs_nothing),
 		cmocka_unit_test(test_ordering),
+		cmocka_unit_test(test_kafka_property_files),
+		cmocka_unit_test(test_kafka_property_file_errors),
+		cmocka_unit_test(test_kafka_value_not_file),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
