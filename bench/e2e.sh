@@ -6,7 +6,10 @@
 #   steady   BENCH_RATE events/s (default 5,000) for BENCH_SECONDS (default 30);
 #            latency from each event's commit (pg_xact_commit_timestamp) to its
 #            record's log-append time in Kafka, p50/p95/p99
-#   shipper  CPU seconds and peak RSS (VmHWM) in each phase
+#   CPU      in each phase, CPU seconds (utime + stime from /proc) and
+#            µs per event of the shipper (librdkafka's threads included),
+#            its walsender backend and the broker JVM; the shipper's peak
+#            RSS (VmHWM)
 #
 #   bench/e2e.sh          (OUTBOX_SHIPPER=path overrides the binary)
 set -euo pipefail
@@ -39,6 +42,7 @@ eval "$(tests/helpers/pg.sh env "$work/pg")"
 export PGDATABASE=postgres
 KAFKA_EXTRA_CONFIG="log.message.timestamp.type=LogAppendTime
 num.partitions=6" brokers=$(tests/helpers/kafka.sh start "$work/kafka")
+broker_pid=$(cat "$work/kafka/pid")
 psql -qX -c "CREATE EXTENSION outbox_pg" \
 	-c "SELECT 1 FROM pg_create_logical_replication_slot('outbox_pg', 'outbox_pg')" >/dev/null
 
@@ -57,6 +61,8 @@ cpu_seconds() {	# user + system CPU of a process, in seconds
 	awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
 }
 peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+walsender_pid() { psql -qXAt -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'outbox_pg'"; }
+us_per_event() { echo "$1 * 1000000 / $2" | bc -l; }	# us_per_event CPU_S EVENTS
 wait_confirmed() {	# wait_confirmed LSN
 	until [ "$(psql -qXAt -c "SELECT confirmed_flush_lsn >= '$1' FROM pg_replication_slots WHERE slot_name = 'outbox_pg'")" = t ]; do
 		kill -0 "$shipper_pid" || { tail "$work/shipper.log"; exit 1; }
@@ -73,6 +79,7 @@ SQL
 pgbench -n -c 4 -j 2 -t $((BACKLOG / 40)) -f "$work/backlog.sql" >"$work/pgbench-backlog.log" 2>&1
 end=$(psql -qXAt -c "SELECT pg_current_wal_insert_lsn()")
 events=$(psql -qXAt -c "SELECT count(*) FROM outbox.events")
+broker_cpu0=$(cpu_seconds "$broker_pid")
 t0=$(date +%s.%N)
 start_shipper
 wait_confirmed "$end"
@@ -80,11 +87,17 @@ t1=$(date +%s.%N)
 drain_seconds=$(echo "$t1 - $t0" | bc -l)
 drain_cpu=$(cpu_seconds "$shipper_pid")
 drain_rss=$(peak_rss_kb "$shipper_pid")
+# The walsender started with the shipper: all its CPU is the drain's.
+walsender=$(walsender_pid)
+drain_walsender_cpu=$(cpu_seconds "$walsender")
+drain_broker_cpu=$(echo "$(cpu_seconds "$broker_pid") - $broker_cpu0" | bc -l)
 echo "   $events events in $drain_seconds s"
 
 echo "== steady: $RATE events/s for $STEADY_SECONDS s"
 psql -qX -c "TRUNCATE outbox.events" >/dev/null
 cpu_before=$(cpu_seconds "$shipper_pid")
+walsender_cpu_before=$(cpu_seconds "$walsender")
+broker_cpu_before=$(cpu_seconds "$broker_pid")
 cat >"$work/steady.sql" <<SQL
 INSERT INTO outbox.events (aggregate_type, aggregate_id, event_type, payload)
 VALUES ('order', (random() * 10000)::int::text, 'OrderCreated', $payload::jsonb);
@@ -93,6 +106,8 @@ pgbench -n -c 4 -j 2 -R "$RATE" -T "$STEADY_SECONDS" -f "$work/steady.sql" >"$wo
 end=$(psql -qXAt -c "SELECT pg_current_wal_insert_lsn()")
 wait_confirmed "$end"
 steady_cpu=$(echo "$(cpu_seconds "$shipper_pid") - $cpu_before" | bc -l)
+steady_walsender_cpu=$(echo "$(cpu_seconds "$walsender") - $walsender_cpu_before" | bc -l)
+steady_broker_cpu=$(echo "$(cpu_seconds "$broker_pid") - $broker_cpu_before" | bc -l)
 steady_events=$(psql -qXAt -c "SELECT count(*) FROM outbox.events")
 steady_rss=$(peak_rss_kb "$shipper_pid")
 
@@ -113,12 +128,21 @@ shipper_pid=
 	echo "outbox-shipper end-to-end benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GB RAM; PostgreSQL, Kafka $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' tests/helpers/kafka/pom.xml) and the shipper on the same machine"
 	echo
-	printf 'drain:  %d events in %.2f s = %.0f events/s; shipper CPU %.2f s, peak RSS %.1f MB\n' \
-		"$events" "$drain_seconds" "$(echo "$events / $drain_seconds" | bc -l)" "$drain_cpu" \
+	printf 'drain:  %d events in %.2f s = %.0f events/s; shipper peak RSS %.1f MB\n' \
+		"$events" "$drain_seconds" "$(echo "$events / $drain_seconds" | bc -l)" \
 		"$(echo "$drain_rss / 1024" | bc -l)"
-	printf 'steady: %d events at %d/s target; latency commit->Kafka p50 %d ms, p95 %d ms, p99 %d ms, max %d ms (%d measured); shipper CPU %.2f s, peak RSS %.1f MB\n' \
+	printf '        CPU s (µs/event): shipper %.2f (%.2f), walsender %.2f (%.2f), broker %.2f (%.2f)\n' \
+		"$drain_cpu" "$(us_per_event "$drain_cpu" "$events")" \
+		"$drain_walsender_cpu" "$(us_per_event "$drain_walsender_cpu" "$events")" \
+		"$drain_broker_cpu" "$(us_per_event "$drain_broker_cpu" "$events")"
+	printf 'steady: %d events at %d/s target; latency commit->Kafka p50 %d ms, p95 %d ms, p99 %d ms, max %d ms (%d measured); shipper peak RSS %.1f MB\n' \
 		"$steady_events" "$RATE" "$(pct 50)" "$(pct 95)" "$(pct 99)" "$(tail -n 1 "$work/latency.txt")" \
-		"$measured" "$steady_cpu" "$(echo "$steady_rss / 1024" | bc -l)"
+		"$measured" "$(echo "$steady_rss / 1024" | bc -l)"
+	printf '        CPU s (µs/event): shipper %.2f (%.2f), walsender %.2f (%.2f), broker %.2f (%.2f)\n' \
+		"$steady_cpu" "$(us_per_event "$steady_cpu" "$steady_events")" \
+		"$steady_walsender_cpu" "$(us_per_event "$steady_walsender_cpu" "$steady_events")" \
+		"$steady_broker_cpu" "$(us_per_event "$steady_broker_cpu" "$steady_events")"
+	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "targets: drain >= 50000 events/s, p99 <= 50 ms at 5000 events/s, RSS <= 30 MB"
 } | tee "$work/result.txt"
 mkdir -p bench/results
