@@ -16,7 +16,9 @@
 #              them
 #   drain      outbox-shipper on the second slot, from its start until the
 #              slot's confirmed_flush_lsn reaches END (and, beside it, until
-#              Kafka acknowledged the last event, from its /metrics)
+#              Kafka acknowledged the last event, from its /metrics, and
+#              the rate from the first acknowledged event to the last,
+#              without the start-up)
 # and prints events/s, the CPU seconds and µs/event of each process (the
 # walsender backend, the broker JVM, kcat, the shipper with librdkafka's
 # threads; utime + stime from /proc), and drain / min(walsender, broker).
@@ -141,13 +143,22 @@ wait_flushed() {
 	done
 }
 
-# new_child PARENT KNOWN: a child of PARENT not in the list KNOWN, if any.
-new_child() {
-	local pid
-	for pid in $(pgrep -P "$1"); do
-		[[ " $2 " == *" $pid "* ]] || { echo "$pid"; return 0; }
+# clients_running: a client backend or walsender of the postmaster is
+# running, or has exited and is not reaped yet (no command line then).
+clients_running() {
+	local pid cmd
+	for pid in $(pgrep -P "$postmaster_pid"); do
+		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
+		case $cmd in "" | "postgres: walsender "* | "postgres: postgres "*) return 0 ;; esac
 	done
 	return 1
+}
+wait_no_clients() {
+	local deadline=$((SECONDS + 60))
+	while clients_running; do
+		[ $SECONDS -lt $deadline ] || die "client backends still running after 60 s: $(pgrep -a -P "$postmaster_pid" | tr '\n' ';')"
+		sleep 0.02
+	done
 }
 
 # stage_walsender SLOT END: sets walsender_s and walsender_cpu.  No other
@@ -155,25 +166,15 @@ new_child() {
 # that exits during the stage, so the postmaster's reaped-children CPU grows
 # by exactly the walsender's, read once the postmaster reaped it.
 stage_walsender() {
-	local slot=$1 end=$2 t0 t1 cpu0 known recv_pid walsender=
-	known=$(pgrep -P "$postmaster_pid" | tr '\n' ' ')
+	local slot=$1 end=$2 t0 t1 cpu0
+	wait_no_clients
 	cpu0=$(children_cpu_seconds "$postmaster_pid")
 	t0=$(now)
 	pg_recvlogical -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres --slot "$slot" \
-		--start --endpos "$end" --no-loop -f /dev/null 2>>"$work/recvlogical.log" &
-	recv_pid=$!
-	while kill -0 "$recv_pid" 2>/dev/null; do
-		[ -n "$walsender" ] || walsender=$(new_child "$postmaster_pid" "$known") || true
-		sleep 0.01
-	done
-	wait "$recv_pid" || { cat "$work/recvlogical.log" >&2; die "pg_recvlogical failed"; }
+		--start --endpos "$end" --no-loop -f /dev/null 2>>"$work/recvlogical.log" \
+		|| { cat "$work/recvlogical.log" >&2; die "pg_recvlogical failed"; }
 	t1=$(now)
-	[ -n "$walsender" ] || walsender=$(new_child "$postmaster_pid" "$known") || true
-	local deadline=$((SECONDS + 30))
-	while [ -n "$walsender" ] && [ -e "/proc/$walsender" ]; do
-		[ $SECONDS -lt $deadline ] || die "walsender $walsender still there 30 s after pg_recvlogical"
-		sleep 0.01
-	done
+	wait_no_clients
 	walsender_cpu=$(calc '%.3f' "$(children_cpu_seconds "$postmaster_pid") - $cpu0")
 	walsender_s=$(calc '%.3f' "$t1 - $t0")
 	# A run that stopped early would look fast.
@@ -218,13 +219,14 @@ shipped() {	# events the shipper has had acknowledged, from its /metrics
 }
 
 # stage_drain SLOT END: sets drain_s (start to the slot confirming END),
-# acked_s (start to Kafka acknowledging the last event), shipper_cpu,
+# acked_s (start to Kafka acknowledging the last event), first_s (start to
+# the first acknowledged, as /metrics shows it every ~20 ms), shipper_cpu,
 # drain_walsender_cpu, drain_broker_cpu.
 stage_drain() {
 	local slot=$1 end=$2 t0 cpu0 port walpid deadline
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	cpu0=$(cpu_seconds "$broker_pid")
-	acked_s=
+	acked_s= first_s=
 	t0=$(now)
 	"$SHIPPER" -d "host=127.0.0.1 port=$PGPORT user=postgres dbname=postgres" -b "$brokers" \
 		--slot "$slot" --no-create-slot --status-interval 1 --http-listen "127.0.0.1:$port" \
@@ -233,8 +235,10 @@ stage_drain() {
 	deadline=$((SECONDS + 1800))
 	while :; do
 		# Acknowledged first: the shipper may confirm at once after.
-		if [ -z "$acked_s" ] && [ "$(shipped "$port")" -ge "$EVENTS" ]; then
-			acked_s=$(calc '%.3f' "$(now) - $t0")
+		if [ -z "$acked_s" ]; then
+			n=$(shipped "$port")
+			[ -n "$first_s" ] || [ "$n" -eq 0 ] || first_s=$(calc '%.3f' "$(now) - $t0")
+			[ "$n" -lt "$EVENTS" ] || acked_s=$(calc '%.3f' "$(now) - $t0")
 		fi
 		[ "$(sql "SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = '$slot'")" != t ] \
 			|| break
@@ -244,6 +248,7 @@ stage_drain() {
 	done
 	drain_s=$(calc '%.3f' "$(now) - $t0")
 	[ -n "$acked_s" ] || acked_s=$drain_s
+	[ -n "$first_s" ] || first_s=0
 	shipper_cpu=$(cpu_seconds "$shipper_pid")
 	drain_broker_cpu=$(calc '%.3f' "$(cpu_seconds "$broker_pid") - $cpu0")
 	walpid=$(sql "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot'")
@@ -309,6 +314,8 @@ for shape in "$@"; do
 			"$drain_s" "$r_drain" "$shipper_cpu" "$drain_walsender_cpu" "$drain_broker_cpu" \
 			"$(us "$shipper_cpu")" "$(us "$drain_walsender_cpu")" "$(us "$drain_broker_cpu")"
 		printf '| drain: start to Kafka acknowledging the last event | %.2f | %s | | |\n' "$acked_s" "$r_acked"
+		printf '| drain: first to last event acknowledged (start-up of %.2f s left out) | %.2f | %s | | |\n' \
+			"$first_s" "$(calc '%.3f' "$acked_s - $first_s")" "$(calc '%.0f' "$EVENTS / ($acked_s - $first_s + 0.001)")"
 		echo
 		echo "drain / min(walsender, broker) = $r_drain / $limit = $(calc '%.2f' "$r_drain / $limit") (acknowledged: $(calc '%.2f' "$r_acked / $limit")); target >= 0.80"
 	} >>"$report"
