@@ -28,6 +28,10 @@
       The results table (markdown) from the harness's figures (lines of
       PHASE.SYSTEM, KEY, VALUE, tab-separated) and the JSON written by
       verify (STATS_DIR/PHASE.SYSTEM.json) and compare (identity.json).
+      SYSTEM is outbox_pg, debezium (defaults) or debezium-tuned; each
+      figure compares outbox_pg with the better Debezium variant for it
+      (the higher rate, the lower time, latency, CPU or memory) and names
+      the variant.
 """
 import json
 import sys
@@ -223,9 +227,14 @@ def read_figures(path, stats_dir):
     return figs
 
 
+DEBEZIUM_VARIANTS = (("debezium", "default"), ("debezium-tuned", "tuned"))
+
+
 def cmd_report(figures_path, stats_dir):
     figs = read_figures(figures_path, stats_dir)
     rows = []
+    variants = [(s, label) for s, label in DEBEZIUM_VARIANTS
+                if any(w.endswith("." + s) for w in figs)]
 
     def num(where, key):
         v = figs.get(where, {})
@@ -237,18 +246,25 @@ def cmd_report(figures_path, stats_dir):
         v = v.get(key)
         return float(v) if v not in (None, "") else None
 
-    def row(label, key_a, key_b, fmt, target=None, fn=None, bigger_better=False):
-        a, b = key_a(), key_b()
+    def row(label, value_of, fmt, target=None, fn=None, bigger_better=False):
+        """value_of(SYSTEM): the figure; outbox_pg is compared with the
+        better Debezium variant for this figure (bigger or smaller)."""
+        ours = value_of("outbox_pg")
+        theirs = [(value_of(s), name) for s, name in variants]
         if fn:
-            a, b = fn(a), fn(b)
-        ratio = a / b if a is not None and b not in (None, 0) else None
+            ours = fn(ours)
+            theirs = [(fn(v), name) for v, name in theirs]
+        known = [(v, name) for v, name in theirs if v is not None]
+        best, best_name = (max(known) if bigger_better else min(known)) if known else (None, "")
+        ratio = ours / best if ours is not None and best not in (None, 0) else None
         verdict = ""
         if target is not None and ratio is not None:
             met = ratio >= target if bigger_better else ratio <= target
             verdict = "%s %.2f×: %s" % ("≥" if bigger_better else "≤", target,
                                          "met" if met else "MISSED")
-        rows.append("| %s | %s | %s | %s | %s |" % (
-            label, fmt(a), fmt(b), "%.3f×" % ratio if ratio is not None else "", verdict))
+        rows.append("| %s | %s | %s | %s | %s | %s |" % (
+            label, fmt(ours), " | ".join(fmt(v) for v, _ in theirs), best_name,
+            "%.3f×" % ratio if ratio is not None else "", verdict))
 
     f0 = lambda v: "—" if v is None else "{:,.0f}".format(v)
     f1 = lambda v: "—" if v is None else "{:,.1f}".format(v)
@@ -256,44 +272,42 @@ def cmd_report(figures_path, stats_dir):
     mb = lambda v: None if v is None else v / 1024.0
     mib = lambda v: "—" if v is None else "{:,.2f} MB".format(v / 1e6)
 
-    def sysval(phase, key):
-        return (lambda: num(phase + ".outbox_pg", key)), (lambda: num(phase + ".debezium", key))
+    def per(phase, key):
+        return lambda system: num(phase + "." + system, key)
 
     events = num("drain.outbox_pg", "stats.events")
     out = []
-    out.append("| figure | outbox_pg | Debezium | outbox_pg / Debezium | target |")
-    out.append("|---|---:|---:|---:|---|")
+    out.append("| figure | outbox_pg | %s | better Debezium | outbox_pg / better | target |"
+               % " | ".join("Debezium " + name for _, name in variants))
+    out.append("|---|---:|%s---|---:|---|" % ("---:|" * len(variants)))
     rate = lambda v: None if v is None else events / v
-    a, b = sysval("drain", "stats.seconds_from_start")
-    row("drain %s events: events/s from relay start" % f0(events), a, b, f0, 5.0, rate, True)
-    row("drain: s from relay start to last record", a, b, f2)
-    a, b = sysval("drain", "stats.seconds_first_to_last")
-    row("drain: events/s first record to last", a, b, f0, None, rate)
-    for key, label, fmt, fn in (("relay_cpu_s", "relay CPU s", f2, None),
-                                ("walsender_cpu_s", "walsender CPU s", f2, None),
-                                ("broker_cpu_s", "Kafka broker CPU s", f2, None),
-                                ("relay_rss_kb", "relay peak RSS MB", f1, mb)):
-        a, b = sysval("drain", key)
-        row("drain: " + label, a, b, fmt, None, fn)
+    row("drain %s events: events/s from relay start" % f0(events),
+        per("drain", "stats.seconds_from_start"), f0, 5.0, rate, True)
+    row("drain: s from relay start to last record", per("drain", "stats.seconds_from_start"), f2)
+    row("drain: events/s first record to last", per("drain", "stats.seconds_first_to_last"),
+        f0, None, rate, True)
+    resource_rows = (("relay_cpu_s", "relay CPU s", f2, None),
+                     ("walsender_cpu_s", "walsender CPU s", f2, None),
+                     ("broker_cpu_s", "Kafka broker CPU s", f2, None),
+                     ("relay_rss_kb", "relay peak RSS MB", f1, mb))
+    for key, label, fmt, fn in resource_rows:
+        row("drain: " + label, per("drain", key), fmt, None, fn)
+    for key, label in (("relay_cpu_s", "relay"), ("walsender_cpu_s", "walsender"),
+                       ("broker_cpu_s", "Kafka broker")):
+        row("drain: %s CPU µs/event" % label, per("drain", key), f1, None,
+            lambda v: None if v is None or not events else v * 1e6 / events)
     rates = sorted({int(w.split(".")[0][6:]) for w in figs if w.startswith("steady")})
     for r in rates:
         ph = "steady%d" % r
-        a, b = sysval(ph, "achieved_rate")
-        row("steady %s/s: events/s written" % f0(r), a, b, f0)
+        row("steady %s/s: events/s written" % f0(r), per(ph, "achieved_rate"), f0, None, None, True)
         for p in ("p50", "p95", "p99", "max"):
-            a, b = sysval(ph, "stats.latency_ms." + p)
-            row("steady %s/s: latency %s ms" % (f0(r), p), a, b, f1,
+            row("steady %s/s: latency %s ms" % (f0(r), p), per(ph, "stats.latency_ms." + p), f1,
                 0.5 if p == "p99" else None)
-        for key, label, fmt, fn in (("relay_cpu_s", "relay CPU s", f2, None),
-                                    ("walsender_cpu_s", "walsender CPU s", f2, None),
-                                    ("broker_cpu_s", "Kafka broker CPU s", f2, None),
-                                    ("relay_rss_kb", "relay peak RSS MB", f1, mb)):
-            a, b = sysval(ph, key)
-            row("steady %s/s: %s" % (f0(r), label), a, b, fmt, None, fn)
-    peak = lambda s: max((num(w, "relay_rss_kb") or 0) for w in figs
-                         if w.endswith("." + s) and not w.startswith("idle"))
-    row("peak RSS of the relay, drain and steady, MB", lambda: peak("outbox_pg"),
-        lambda: peak("debezium"), f1, 0.05, mb)
+        for key, label, fmt, fn in resource_rows:
+            row("steady %s/s: %s" % (f0(r), label), per(ph, key), fmt, None, fn)
+    peak = lambda s: max([num(w, "relay_rss_kb") or 0 for w in figs
+                          if w.endswith("." + s) and not w.startswith("idle")] or [None])
+    row("peak RSS of the relay, drain and steady, MB", peak, f1, 0.05, mb)
     rows_text = out + rows
     rows_text.append("")
     rows_text.append("| idle outbox, other table churning | outbox_pg | Debezium, defaults | Debezium, heartbeat (recommended) |")
