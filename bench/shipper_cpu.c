@@ -252,6 +252,7 @@ typedef struct Run
 	Metrics *metrics;
 	ShipperConfig config;
 	ShipperCounters counters;
+	ShipperEvent event; /* reused, as main.c does */
 } Run;
 
 /* One message as main.c's read_messages and ship_event handle it. */
@@ -260,7 +261,7 @@ ship_one(Run *r, const char *bytes, size_t len)
 {
 	char *copy = malloc(len);
 	WalMessage msg;
-	ShipperEvent event;
+	ShipperEvent *event = &r->event;
 	TrackerTxn txn = 0;
 	KafkaStatus status;
 	char errstr[512];
@@ -273,18 +274,17 @@ ship_one(Run *r, const char *bytes, size_t len)
 							 (size_t) r->config.max_inflight_bytes, len - 25))
 		wait_and_serve(r->kafka);
 	if (walproto_parse(copy, len, &msg, errstr, sizeof(errstr)) != 0 ||
-		event_parse(msg.data, msg.data_len, &event, errstr, sizeof(errstr)) != 0)
+		event_reparse(msg.data, msg.data_len, event, errstr, sizeof(errstr)) != 0)
 		die(errstr);
 	r->counters.events_received++;
 	r->counters.bytes_received += msg.data_len;
-	if (tracker_add(r->tracker, event.commit_lsn, event.seq, event.last, event.end_lsn,
+	if (tracker_add(r->tracker, event->commit_lsn, event->seq, event->last, event->end_lsn,
 					msg.data_len, &txn, errstr, sizeof(errstr)) != TRACKER_TRACKED)
 		die(errstr);
-	while ((status = kafka_produce(r->kafka, &event, msg.data, msg.data_len, txn)) == KAFKA_QUEUE_FULL)
+	while ((status = kafka_produce(r->kafka, event, msg.data, msg.data_len, txn)) == KAFKA_QUEUE_FULL)
 		wait_and_serve(r->kafka);
 	if (status != KAFKA_QUEUED)
 		die(kafka_failure(r->kafka));
-	event_free(&event);
 	free(copy);
 }
 
@@ -461,6 +461,7 @@ main(int argc, char **argv)
 	kafka_destroy(r.kafka);
 	tracker_destroy(r.tracker);
 	metrics_destroy(r.metrics);
+	event_free(&r.event);
 	config_free(&r.config);
 	free(m.data);
 	return 0;
