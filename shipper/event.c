@@ -249,26 +249,48 @@ plain_byte(unsigned char c)
 	return c >= 0x20 && c != '"' && c != '\\';
 }
 
-#define BYTES(b) (UINT64_C(0x0101010101010101) * (b))
-/* Whether any byte of the word is below n (n <= 128). */
-#define ANY_BYTE_BELOW(w, n) ((((w) -BYTES(n)) & ~(w) &BYTES(0x80)) != 0)
+/* A word of eight bytes b. */
+static inline uint64_t
+bytes8(unsigned char b)
+{
+	return UINT64_C(0x0101010101010101) * b;
+}
+
+/*
+ * The high bit of each byte of word below n (n <= 128) is set, and maybe
+ * of bytes above the lowest such byte (a borrow); none when no byte is.
+ */
+static inline uint64_t
+bytes_below(uint64_t word, unsigned char n)
+{
+	return (word - bytes8(n)) & ~word & bytes8(0x80);
+}
 
 /*
  * The first byte from p on that does not stand for itself in a string
  * (a quote, a backslash, a control character), or end.  Eight bytes at a
- * time while they are all plain: most of an event is string text.
+ * time: most of an event is string text.
  */
 static const char *
 plain_run(const char *p, const char *end)
 {
 	uint64_t word;
+	uint64_t special;
 
 	while (end - p >= 8)
 	{
 		memcpy(&word, p, 8);
-		if (ANY_BYTE_BELOW(word, 0x20) || ANY_BYTE_BELOW(word ^ BYTES('"'), 1) ||
-			ANY_BYTE_BELOW(word ^ BYTES('\\'), 1))
+		special = bytes_below(word, 0x20) | bytes_below(word ^ bytes8('"'), 1) |
+				  bytes_below(word ^ bytes8('\\'), 1);
+		if (special != 0)
+		{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* The lowest marked byte is exact: the first in memory. */
+			return p + __builtin_ctzll(special) / 8;
+#else
 			break;
+#endif
+		}
 		p += 8;
 	}
 	while (p < end && plain_byte((unsigned char) *p))
@@ -391,6 +413,23 @@ json_string(JsonScanner *s, char **out, size_t *out_len)
 	return 0;
 }
 
+/* Scans a string that is not kept; a plain one (nearly all) in one run. */
+static int
+json_skip_string(JsonScanner *s)
+{
+	const char *close;
+
+	if (!json_at(s, '"'))
+		return json_error(s, "expected a string");
+	close = plain_run(s->p + 1, s->end);
+	if (close < s->end && *close == '"')
+	{
+		s->p = close + 1;
+		return 0;
+	}
+	return json_string(s, NULL, NULL);
+}
+
 static void
 skip_digits(JsonScanner *s)
 {
@@ -473,7 +512,7 @@ scan_scalar(JsonScanner *s)
 	switch (*s->p)
 	{
 		case '"':
-			return json_string(s, NULL, NULL);
+			return json_skip_string(s);
 		case 't':
 			return scan_literal(s, "true");
 		case 'f':
@@ -530,7 +569,7 @@ after_value(JsonScanner *s, BracketStack *stack)
 		{
 			s->p++;
 			if (close == '}' &&
-				(json_string(s, NULL, NULL) != 0 || json_expect(s, ':') != 0))
+				(json_skip_string(s) != 0 || json_expect(s, ':') != 0))
 				return -1;
 			return 0;
 		}
@@ -559,7 +598,7 @@ open_container(JsonScanner *s, BracketStack *stack)
 	if (bracket_push(s, stack, close) != 0)
 		return -1;
 	if (close == '}' &&
-		(json_string(s, NULL, NULL) != 0 || json_expect(s, ':') != 0))
+		(json_skip_string(s) != 0 || json_expect(s, ':') != 0))
 		return -1;
 	return 0;
 }
@@ -1031,7 +1070,7 @@ scan_key(JsonScanner *s, char *buf, size_t size, size_t *len)
 	{
 		snprintf(buf, size, "%.*s", (int) (size - 1), s->p + 1);
 		*len = size; /* matches no key */
-		return json_string(s, NULL, NULL);
+		return json_skip_string(s);
 	}
 	s->p++;
 	*len = 0;
@@ -1039,6 +1078,33 @@ scan_key(JsonScanner *s, char *buf, size_t size, size_t *len)
 		return -1;
 	buf[*len] = '\0';
 	return 0;
+}
+
+/*
+ * The key at s->p when it is written as the plugin writes one of those
+ * that may come after previous (no escapes), consumed; else -1 and nothing
+ * is.  The event's keys are read where they are, without a copy.
+ */
+static int
+take_known_key(JsonScanner *s, int previous)
+{
+	size_t left = (size_t) (s->end - s->p);
+	size_t len;
+	int k;
+
+	if (left < 3 || s->p[0] != '"')
+		return -1;
+	for (k = previous + 1; k < NUM_EVENT_KEYS; k++)
+	{
+		len = event_keys[k].name_len;
+		if (len + 2 <= left && s->p[len + 1] == '"' && s->p[1] == event_keys[k].name[0] &&
+			memcmp(s->p + 1, event_keys[k].name, len) == 0)
+		{
+			s->p += len + 2;
+			return k;
+		}
+	}
+	return -1;
 }
 
 /*
@@ -1055,9 +1121,14 @@ scan_member(JsonScanner *s, ShipperEvent *event, bool *seen, int *previous)
 
 	json_skip_ws(s);
 	at = s->p;
-	if (scan_key(s, name, sizeof(name), &len) != 0)
-		return -1;
-	key = find_key(name, len, *previous);
+	if ((key = take_known_key(s, *previous)) >= 0)
+		memcpy(name, event_keys[key].name, event_keys[key].name_len + 1);
+	else
+	{
+		if (scan_key(s, name, sizeof(name), &len) != 0)
+			return -1;
+		key = find_key(name, len, *previous);
+	}
 	if (key < 0 || seen[key])
 	{
 		s->p = at;
