@@ -161,6 +161,15 @@ struct Kafka
 	bool template_uses[2]; /* {aggregate_type}, {event_type} */
 	CachedTopic topics[TOPIC_CACHE_SIZE];
 	int next_topic; /* the entry to replace next */
+	/*
+	 * Acknowledged records not yet added to the metrics: a run of one
+	 * topic, added at once when the topic changes or kafka_poll returns.
+	 */
+	char acked_topic[TOPIC_NAME_MAX + 1];
+	bool acked_dead_letter;
+	uint64_t acked_count;
+	uint64_t acked_bytes;
+	int64_t acked_commit_usec;
 };
 
 /* A zeroed delivery, a spare one if any. */
@@ -173,7 +182,10 @@ delivery_take(Kafka *kafka)
 		return calloc(1, sizeof(Delivery));
 	kafka->spare = d->next_spare;
 	kafka->nspare--;
-	memset(d, 0, sizeof(*d));
+	/* The topic is written when known: cleared only up to its name. */
+	memset(d, 0, offsetof(Delivery, topic));
+	d->topic[0] = '\0';
+	d->next_spare = NULL;
 	return d;
 }
 
@@ -472,6 +484,39 @@ stop_on_cluster_error(Kafka *kafka, Delivery *d, rd_kafka_resp_err_t err)
 	return KAFKA_FAILED;
 }
 
+/* Adds the acknowledged records counted so far to the metrics. */
+static void
+publish_acked(Kafka *kafka)
+{
+	if (kafka->acked_count == 0)
+		return;
+	metrics_delivered(kafka->metrics, kafka->acked_topic, kafka->acked_count,
+					  kafka->acked_bytes, kafka->acked_commit_usec, kafka->acked_dead_letter);
+	kafka->acked_count = 0;
+	kafka->acked_bytes = 0;
+	kafka->acked_commit_usec = 0;
+}
+
+/* Counts an acknowledged record for the metrics (publish_acked). */
+static void
+count_acked(Kafka *kafka, const Delivery *d)
+{
+	if (kafka->metrics == NULL)
+		return;
+	if (kafka->acked_count > 0 && (kafka->acked_dead_letter != d->dead_letter ||
+								   strcmp(kafka->acked_topic, d->topic) != 0))
+		publish_acked(kafka);
+	if (kafka->acked_count == 0)
+	{
+		memcpy(kafka->acked_topic, d->topic, strlen(d->topic) + 1);
+		kafka->acked_dead_letter = d->dead_letter;
+	}
+	kafka->acked_count++;
+	kafka->acked_bytes += d->record_bytes;
+	if (d->commit_usec > kafka->acked_commit_usec)
+		kafka->acked_commit_usec = d->commit_usec;
+}
+
 static void
 on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
@@ -486,9 +531,7 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 	else if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		tracker_ack(kafka->tracker, d->txn, d->bytes);
-		if (kafka->metrics)
-			metrics_delivered(kafka->metrics, d->topic, d->record_bytes, d->commit_usec,
-							  d->dead_letter);
+		count_acked(kafka, d);
 		if (d->dead_letter)
 			kafka->dead_lettered++;
 		else
@@ -1390,6 +1433,8 @@ kafka_poll(Kafka *kafka, int timeout_ms)
 	while (read(kafka->wake_fds[0], buf, sizeof(buf)) > 0)
 		;
 	rd_kafka_poll(kafka->rk, timeout_ms);
+	if (kafka->metrics)
+		publish_acked(kafka);
 	if (kafka->auth_failed)
 	{
 		kafka->auth_failed = false;
