@@ -1121,28 +1121,38 @@ cache_topic(Kafka *kafka, const char *const *fields, const size_t *lens,
 }
 
 /*
- * The event's topic, rendered from the template or found rendered
- * before; NULL with the reason in err when its fields make no valid name.
+ * The event's topic into name (TOPIC_NAME_MAX + 1 bytes), rendered from
+ * the template or found rendered before, with librdkafka's handle for it
+ * in *rkt (NULL: produce by name); -1 with the reason in err when its
+ * fields make no valid name.
  */
-static const CachedTopic *
-topic_for_event(Kafka *kafka, const ShipperEvent *event, char *err, size_t err_size)
+static int
+topic_for_event(Kafka *kafka, const ShipperEvent *event, char *name,
+				rd_kafka_topic_t **rkt, char *err, size_t err_size)
 {
 	const char *fields[2] = {event->aggregate_type, event->event_type};
 	size_t lens[2] = {event->aggregate_type_len, event->event_type_len};
-	char name[TOPIC_NAME_MAX + 1];
+	const CachedTopic *cached = NULL;
 	int i;
 
-	for (i = 0; i < TOPIC_CACHE_SIZE; i++)
+	*rkt = NULL;
+	for (i = 0; i < TOPIC_CACHE_SIZE && cached == NULL; i++)
 		if (topic_matches(kafka, &kafka->topics[i], fields, lens))
-			return &kafka->topics[i];
-	if (topic_render(kafka->config->topic_template, fields[0], lens[0], fields[1], lens[1],
-					 name, err, err_size) != 0)
-		return NULL;
-	/* A field used in a valid name is no longer than the name. */
-	for (i = 0; i < 2; i++)
-		if (kafka->template_uses[i] && fields[i] != NULL && lens[i] > TOPIC_NAME_MAX)
-			return NULL;
-	return cache_topic(kafka, fields, lens, name);
+			cached = &kafka->topics[i];
+	if (cached == NULL)
+	{
+		if (topic_render(kafka->config->topic_template, fields[0], lens[0], fields[1],
+						 lens[1], name, err, err_size) != 0)
+			return -1;
+		/* A field in a valid name is no longer than it: kept then, always. */
+		for (i = 0; i < 2; i++)
+			if (kafka->template_uses[i] && fields[i] != NULL && lens[i] > TOPIC_NAME_MAX)
+				return 0;
+		cached = cache_topic(kafka, fields, lens, name);
+	}
+	memcpy(name, cached->name, cached->name_len + 1);
+	*rkt = cached->rkt;
+	return 0;
 }
 
 /*
@@ -1159,7 +1169,6 @@ delivery_for_event(Kafka *kafka, const ShipperEvent *event,
 {
 	Delivery *d = delivery_new(kafka, event, envelope, envelope_len, txn,
 							   kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER);
-	const CachedTopic *topic;
 
 	*rkt = NULL;
 	if (d == NULL)
@@ -1167,10 +1176,8 @@ delivery_for_event(Kafka *kafka, const ShipperEvent *event,
 		set_failure(kafka, "out of memory producing event %s", event->id);
 		return NULL;
 	}
-	if ((topic = topic_for_event(kafka, event, err, err_size)) == NULL)
-		return d;
-	memcpy(d->topic, topic->name, topic->name_len + 1);
-	*rkt = topic->rkt;
+	if (topic_for_event(kafka, event, d->topic, rkt, err, err_size) != 0)
+		d->topic[0] = '\0';
 	return d;
 }
 
