@@ -35,7 +35,10 @@
 #include <string.h>
 #include <time.h>
 
-/* A cursor over the event's bytes, and where errors go. */
+/*
+ * A cursor over the event's bytes, where errors go, and where unescaped
+ * strings go: the event's arena (NULL when nothing is to be kept).
+ */
 typedef struct JsonScanner
 {
 	const char *p; /* next byte to read */
@@ -43,6 +46,8 @@ typedef struct JsonScanner
 	const char *end;
 	char *errstr;
 	size_t errstr_size;
+	char *arena; /* next free byte */
+	char *arena_end;
 } JsonScanner;
 
 static int json_error(JsonScanner *s, const char *fmt, ...)
@@ -59,6 +64,8 @@ json_init(JsonScanner *s, const char *buf, size_t len, char *errstr,
 	s->end = buf + len;
 	s->errstr = errstr;
 	s->errstr_size = errstr_size;
+	s->arena = NULL;
+	s->arena_end = NULL;
 }
 
 /* Formats an error and appends the byte offset it happened at; returns -1. */
@@ -78,9 +85,12 @@ json_error(JsonScanner *s, const char *fmt, ...)
 	return -1;
 }
 
-static void
+static inline void
 json_skip_ws(JsonScanner *s)
 {
+	/* The plugin writes compact JSON: this is nearly always the way out. */
+	if (s->p < s->end && (unsigned char) *s->p > ' ')
+		return;
 	while (s->p < s->end &&
 		   (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
 		s->p++;
@@ -232,40 +242,110 @@ simple_escape(char c)
 	}
 }
 
-/* Scans a string's body up to its closing quote; buf may be NULL. */
+/* A byte that stands for itself inside a string. */
+static inline bool
+plain_byte(unsigned char c)
+{
+	return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* A word of eight bytes b. */
+static inline uint64_t
+bytes8(unsigned char b)
+{
+	return UINT64_C(0x0101010101010101) * b;
+}
+
+/*
+ * The high bit of each byte of word below n (n <= 128) is set, and maybe
+ * of bytes above the lowest such byte (a borrow); none when no byte is.
+ */
+static inline uint64_t
+bytes_below(uint64_t word, unsigned char n)
+{
+	return (word - bytes8(n)) & ~word & bytes8(0x80);
+}
+
+/*
+ * The first byte from p on that does not stand for itself in a string
+ * (a quote, a backslash, a control character), or end.  Eight bytes at a
+ * time: most of an event is string text.
+ */
+static const char *
+plain_run(const char *p, const char *end)
+{
+	uint64_t word;
+	uint64_t special;
+
+	while (end - p >= 8)
+	{
+		memcpy(&word, p, 8);
+		special = bytes_below(word, 0x20) | bytes_below(word ^ bytes8('"'), 1) |
+				  bytes_below(word ^ bytes8('\\'), 1);
+		if (special != 0)
+		{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* The lowest marked byte is exact: the first in memory. */
+			return p + __builtin_ctzll(special) / 8;
+#else
+			break;
+#endif
+		}
+		p += 8;
+	}
+	while (p < end && plain_byte((unsigned char) *p))
+		p++;
+	return p;
+}
+
+/* Handles the escape at s->p (a backslash); buf may be NULL. */
+static int
+scan_escape(JsonScanner *s, char *buf, size_t *len)
+{
+	int escaped;
+
+	if (++s->p >= s->end)
+		return json_error(s, "unterminated string");
+	if (*s->p == 'u')
+		return scan_unicode_escape(s, buf, len);
+	if ((escaped = simple_escape(*s->p)) < 0)
+		return json_error(s, "invalid escape in string");
+	if (buf)
+		buf[(*len)++] = (char) escaped;
+	s->p++;
+	return 0;
+}
+
+/*
+ * Scans a string's body up to its closing quote; buf may be NULL.  Runs of
+ * plain bytes, what nearly every string is, are copied at once.
+ */
 static int
 scan_string_body(JsonScanner *s, char *buf, size_t *len)
 {
-	while (s->p < s->end && *s->p != '"')
-	{
-		unsigned char c = (unsigned char) *s->p;
-		int escaped;
+	const char *p = s->p;
+	const char *run;
 
-		if (c < 0x20)
-			return json_error(s, "control character in string");
-		if (c != '\\')
+	for (;;)
+	{
+		run = p;
+		p = plain_run(p, s->end);
+		if (buf && p > run)
 		{
-			if (buf)
-				buf[(*len)++] = (char) c;
-			s->p++;
-			continue;
+			memcpy(buf + *len, run, (size_t) (p - run));
+			*len += (size_t) (p - run);
 		}
-		if (++s->p >= s->end)
+		s->p = p;
+		if (p >= s->end)
+			return json_error(s, "unterminated string");
+		if (*p == '"')
 			break;
-		if (*s->p == 'u')
-		{
-			if (scan_unicode_escape(s, buf, len) != 0)
-				return -1;
-			continue;
-		}
-		if ((escaped = simple_escape(*s->p)) < 0)
-			return json_error(s, "invalid escape in string");
-		if (buf)
-			buf[(*len)++] = (char) escaped;
-		s->p++;
+		if ((unsigned char) *p < 0x20)
+			return json_error(s, "control character in string");
+		if (scan_escape(s, buf, len) != 0)
+			return -1;
+		p = s->p;
 	}
-	if (s->p >= s->end)
-		return json_error(s, "unterminated string");
 	s->p++; /* the closing quote */
 	return 0;
 }
@@ -285,40 +365,69 @@ string_end(const JsonScanner *s, const char *p)
 }
 
 /*
- * Scans a string.  With out, stores a malloc'd, NUL-terminated unescaped
- * copy (owned by the caller) and, with out_len, its length in bytes.  The
- * copy is sized to the string, which unescaping never lengthens.
+ * Room in the arena for size bytes, or NULL.  The arena holds the message's
+ * length and a byte: every string kept is shorter than its quoted text, so
+ * it never runs out (event_reparse); checked all the same.
+ */
+static char *
+arena_take(JsonScanner *s, size_t size)
+{
+	char *taken = s->arena;
+
+	if (taken == NULL || size > (size_t) (s->arena_end - taken))
+	{
+		json_error(s, "internal error: no room for a string");
+		return NULL;
+	}
+	s->arena += size;
+	return taken;
+}
+
+/*
+ * Scans a string.  With out, stores a NUL-terminated unescaped copy in the
+ * event's arena and, with out_len, its length in bytes.  Unescaping never
+ * lengthens a string, so what is left of the message bounds it.
  */
 static int
 json_string(JsonScanner *s, char **out, size_t *out_len)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	const char *close;
 
 	if (!json_at(s, '"'))
 		return json_error(s, "expected a string");
 	s->p++;
-	if (out)
-	{
-		if ((close = string_end(s, s->p)) == NULL)
-			return json_error(s, "unterminated string");
-		if ((buf = malloc((size_t) (close - s->p) + 1)) == NULL)
-			return json_error(s, "out of memory");
-	}
-	if (scan_string_body(s, buf, &len) != 0)
-	{
-		free(buf);
+	if (out && (buf = arena_take(s, (size_t) (s->end - s->p))) == NULL)
 		return -1;
-	}
+	if (scan_string_body(s, buf, &len) != 0)
+		return -1;
 	if (out)
 	{
 		buf[len] = '\0';
+		/* Gives back what the string did not use. */
+		s->arena = buf + len + 1;
 		*out = buf;
 		if (out_len)
 			*out_len = len;
 	}
 	return 0;
+}
+
+/* Scans a string that is not kept; a plain one (nearly all) in one run. */
+static int
+json_skip_string(JsonScanner *s)
+{
+	const char *close;
+
+	if (!json_at(s, '"'))
+		return json_error(s, "expected a string");
+	close = plain_run(s->p + 1, s->end);
+	if (close < s->end && *close == '"')
+	{
+		s->p = close + 1;
+		return 0;
+	}
+	return json_string(s, NULL, NULL);
 }
 
 static void
@@ -403,7 +512,7 @@ scan_scalar(JsonScanner *s)
 	switch (*s->p)
 	{
 		case '"':
-			return json_string(s, NULL, NULL);
+			return json_skip_string(s);
 		case 't':
 			return scan_literal(s, "true");
 		case 'f':
@@ -460,7 +569,7 @@ after_value(JsonScanner *s, BracketStack *stack)
 		{
 			s->p++;
 			if (close == '}' &&
-				(json_string(s, NULL, NULL) != 0 || json_expect(s, ':') != 0))
+				(json_skip_string(s) != 0 || json_expect(s, ':') != 0))
 				return -1;
 			return 0;
 		}
@@ -489,7 +598,7 @@ open_container(JsonScanner *s, BracketStack *stack)
 	if (bracket_push(s, stack, close) != 0)
 		return -1;
 	if (close == '}' &&
-		(json_string(s, NULL, NULL) != 0 || json_expect(s, ':') != 0))
+		(json_skip_string(s) != 0 || json_expect(s, ':') != 0))
 		return -1;
 	return 0;
 }
@@ -550,42 +659,54 @@ typedef enum EventKey
 typedef struct EventKeySpec
 {
 	const char *name;
+	size_t name_len;
 	bool required;
 	const char *missing_hint; /* appended when it is missing */
 } EventKeySpec;
 
 /* In the order the plugin writes them (docs/format.md). */
+#define KEY_NAME(name) name, sizeof(name) - 1
+
 static const EventKeySpec event_keys[NUM_EVENT_KEYS] = {
-	[KEY_V] = {"v", true, ""},
-	[KEY_ID] = {"id", true, ""},
-	[KEY_ID_GENERATED] = {"id_generated", false, ""},
-	[KEY_AGGREGATE_TYPE] = {"aggregate_type", true, ""},
-	[KEY_AGGREGATE_ID] = {"aggregate_id", true, ""},
-	[KEY_EVENT_TYPE] = {"event_type", true, ""},
-	[KEY_PAYLOAD] = {"payload", true, ""},
-	[KEY_PAYLOAD_INVALID] = {"payload_invalid", false, ""},
-	[KEY_HEADERS] = {"headers", true, ""},
-	[KEY_HEADERS_INVALID] = {"headers_invalid", false, ""},
-	[KEY_CREATED_AT] = {"created_at", true, ""},
-	[KEY_REJECTED] = {"rejected", false, ""},
-	[KEY_SIZE] = {"size", false, ""},
-	[KEY_COMMIT_LSN] = {"commit_lsn", true,
+	[KEY_V] = {KEY_NAME("v"), true, ""},
+	[KEY_ID] = {KEY_NAME("id"), true, ""},
+	[KEY_ID_GENERATED] = {KEY_NAME("id_generated"), false, ""},
+	[KEY_AGGREGATE_TYPE] = {KEY_NAME("aggregate_type"), true, ""},
+	[KEY_AGGREGATE_ID] = {KEY_NAME("aggregate_id"), true, ""},
+	[KEY_EVENT_TYPE] = {KEY_NAME("event_type"), true, ""},
+	[KEY_PAYLOAD] = {KEY_NAME("payload"), true, ""},
+	[KEY_PAYLOAD_INVALID] = {KEY_NAME("payload_invalid"), false, ""},
+	[KEY_HEADERS] = {KEY_NAME("headers"), true, ""},
+	[KEY_HEADERS_INVALID] = {KEY_NAME("headers_invalid"), false, ""},
+	[KEY_CREATED_AT] = {KEY_NAME("created_at"), true, ""},
+	[KEY_REJECTED] = {KEY_NAME("rejected"), false, ""},
+	[KEY_SIZE] = {KEY_NAME("size"), false, ""},
+	[KEY_COMMIT_LSN] = {KEY_NAME("commit_lsn"), true,
 						" (the shipper needs the plugin option include-lsn)"},
-	[KEY_XID] = {"xid", false, ""},
-	[KEY_COMMIT_TIME] = {"commit_time", false, ""},
-	[KEY_SEQ] = {"seq", true, ""},
-	[KEY_LAST] = {"last", false, ""},
-	[KEY_END_LSN] = {"end_lsn", false, ""},
+	[KEY_XID] = {KEY_NAME("xid"), false, ""},
+	[KEY_COMMIT_TIME] = {KEY_NAME("commit_time"), false, ""},
+	[KEY_SEQ] = {KEY_NAME("seq"), true, ""},
+	[KEY_LAST] = {KEY_NAME("last"), false, ""},
+	[KEY_END_LSN] = {KEY_NAME("end_lsn"), false, ""},
 };
 
+static bool
+key_is(int k, const char *name, size_t len)
+{
+	return event_keys[k].name_len == len && memcmp(event_keys[k].name, name, len) == 0;
+}
+
+/* The key's number, trying first the one after the previous (the plugin's order). */
 static int
-find_key(const char *name, size_t len)
+find_key(const char *name, size_t len, int previous)
 {
 	int k;
 
-	for (k = 0; k < NUM_EVENT_KEYS; k++)
-		if (strlen(event_keys[k].name) == len &&
-			memcmp(event_keys[k].name, name, len) == 0)
+	for (k = previous + 1; k < NUM_EVENT_KEYS; k++)
+		if (key_is(k, name, len))
+			return k;
+	for (k = 0; k <= previous && k < NUM_EVENT_KEYS; k++)
+		if (key_is(k, name, len))
 			return k;
 	return -1;
 }
@@ -621,23 +742,90 @@ scan_true(JsonScanner *s, const char *key, bool *value)
 	return 0;
 }
 
+static int scan_key(JsonScanner *s, char *buf, size_t size, size_t *len);
+
 static int
 scan_lsn(JsonScanner *s, const char *key, Lsn *lsn)
 {
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
+	char text[40];
+	size_t len;
 
-	if (scan_required_string(s, key, &text, &len) != 0)
+	if (!json_at(s, '"'))
+		return json_error(s, "\"%s\" must be a string", key);
+	/* Cut short (len too long to parse) if longer than any LSN. */
+	if (scan_key(s, text, sizeof(text), &len) != 0)
 		return -1;
-	rc = lsn_parse(text, len, lsn);
-	free(text);
-	if (rc != 0)
+	if (lsn_parse(text, len, lsn) != 0)
 		return json_error(s, "\"%s\" is not an LSN", key);
 	return 0;
 }
 
-static int scan_key(JsonScanner *s, char *buf, size_t size, size_t *len);
+/* Days from 1970-01-01 to a date of the proleptic Gregorian calendar. */
+static int64_t
+days_from_civil(int64_t year, int month, int day)
+{
+	int64_t era;
+	int64_t year_of_era;
+	int64_t day_of_year;
+
+	year -= month <= 2;
+	era = (year >= 0 ? year : year - 399) / 400;
+	year_of_era = year - era * 400;
+	day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+	return era * 146097 + year_of_era * 365 + year_of_era / 4 - year_of_era / 100 +
+		   day_of_year - 719468;
+}
+
+static int
+two_digits(const char *p)
+{
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/*
+ * "YYYY-MM-DDTHH:MM:SS" with every digit in place and a month from 1 to
+ * 12, as the plugin writes it: its seconds since the epoch, computed the
+ * way timegm does (days, hours, minutes and seconds beyond their range
+ * carry over).  -1 for any other text, which the caller reads with sscanf.
+ */
+static int
+canonical_utc_seconds(const char *text, time_t *seconds)
+{
+	static const char shape[] = "0000-00-00T00:00:00";
+	int month;
+	int i;
+
+	for (i = 0; i < 19; i++)
+		if (shape[i] == '0' ? text[i] < '0' || text[i] > '9' : text[i] != shape[i])
+			return -1;
+	month = two_digits(text + 5);
+	if (month < 1 || month > 12)
+		return -1;
+	*seconds = (time_t) (days_from_civil(two_digits(text) * 100 + two_digits(text + 2), month,
+										 two_digits(text + 8)) *
+							 86400 +
+						 two_digits(text + 11) * 3600 + two_digits(text + 14) * 60 +
+						 two_digits(text + 17));
+	return 0;
+}
+
+/* What canonical_utc_seconds does not read: signs, spaces, odd months. */
+static int
+sscanf_utc_seconds(const char *text, time_t *seconds)
+{
+	struct tm tm;
+	int consumed = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
+		consumed != 19)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*seconds = timegm(&tm);
+	return 0;
+}
 
 /*
  * "YYYY-MM-DDTHH:MM:SS[.f]Z" (RFC 3339 in UTC, as the plugin writes
@@ -646,19 +834,15 @@ static int scan_key(JsonScanner *s, char *buf, size_t size, size_t *len);
 static int
 parse_utc_time(const char *text, int64_t *usec)
 {
-	struct tm tm;
-	int consumed = 0;
 	int64_t fraction = 0;
 	int digits = 0;
 	const char *p;
 	time_t seconds;
 
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-		consumed != 19)
+	if (canonical_utc_seconds(text, &seconds) != 0 &&
+		sscanf_utc_seconds(text, &seconds) != 0)
 		return -1;
-	p = text + consumed;
+	p = text + 19;
 	if (*p == '.')
 		for (p++; *p >= '0' && *p <= '9'; p++)
 			if (digits++ < 6)
@@ -667,9 +851,8 @@ parse_utc_time(const char *text, int64_t *usec)
 		return -1;
 	for (; digits < 6; digits++)
 		fraction *= 10;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	if ((seconds = timegm(&tm)) == (time_t) -1)
+	/* timegm's error value: the second before the epoch is refused too. */
+	if (seconds == (time_t) -1)
 		return -1;
 	*usec = (int64_t) seconds * 1000000 + fraction;
 	return 0;
@@ -722,13 +905,19 @@ scan_payload(JsonScanner *s, ShipperEvent *event)
 static int
 add_header(JsonScanner *s, ShipperEvent *event, EventHeader *header)
 {
-	EventHeader *grown = realloc(event->headers,
-								 (size_t) (event->nheaders + 1) * sizeof(EventHeader));
+	EventHeader *grown;
+	int capacity;
 
-	if (grown == NULL)
-		return json_error(s, "out of memory");
-	event->headers = grown;
-	grown[event->nheaders++] = *header;
+	if (event->nheaders == event->headers_capacity)
+	{
+		capacity = event->headers_capacity == 0 ? 4 : event->headers_capacity * 2;
+		grown = realloc(event->headers, (size_t) capacity * sizeof(EventHeader));
+		if (grown == NULL)
+			return json_error(s, "out of memory");
+		event->headers = grown;
+		event->headers_capacity = capacity;
+	}
+	event->headers[event->nheaders++] = *header;
 	return 0;
 }
 
@@ -741,30 +930,25 @@ scan_header_entry(JsonScanner *s, ShipperEvent *event)
 
 	if (json_string(s, &header.name, &header.name_len) != 0 ||
 		json_expect(s, ':') != 0)
-		goto fail;
+		return -1;
 	json_skip_ws(s);
 	begin = s->p;
 	if (json_at(s, '"'))
 	{
 		if (json_string(s, &header.value, &header.value_len) != 0)
-			goto fail;
+			return -1;
 	}
 	else
 	{
 		if (json_skip_value(s) != 0)
-			goto fail;
+			return -1;
 		header.value_len = (size_t) (s->p - begin);
-		if ((header.value = malloc(header.value_len + 1)) == NULL)
-			goto fail;
+		if ((header.value = arena_take(s, header.value_len + 1)) == NULL)
+			return -1;
 		memcpy(header.value, begin, header.value_len);
 		header.value[header.value_len] = '\0';
 	}
-	if (add_header(s, event, &header) == 0)
-		return 0;
-fail:
-	free(header.name);
-	free(header.value);
-	return -1;
+	return add_header(s, event, &header);
 }
 
 static int
@@ -870,13 +1054,23 @@ scan_key(JsonScanner *s, char *buf, size_t size, size_t *len)
 
 	if (!json_at(s, '"'))
 		return json_error(s, "expected a string");
+	/* A key without escapes, as every known one is: copied at once. */
+	close = plain_run(s->p + 1, s->end);
+	if (close < s->end && *close == '"' && (size_t) (close - s->p) < size)
+	{
+		*len = (size_t) (close - s->p - 1);
+		memcpy(buf, s->p + 1, *len);
+		buf[*len] = '\0';
+		s->p = close + 1;
+		return 0;
+	}
 	if ((close = string_end(s, s->p + 1)) == NULL)
 		return json_error(s, "unterminated string");
 	if ((size_t) (close - s->p) >= size)
 	{
 		snprintf(buf, size, "%.*s", (int) (size - 1), s->p + 1);
 		*len = size; /* matches no key */
-		return json_string(s, NULL, NULL);
+		return json_skip_string(s);
 	}
 	s->p++;
 	*len = 0;
@@ -886,9 +1080,39 @@ scan_key(JsonScanner *s, char *buf, size_t size, size_t *len)
 	return 0;
 }
 
-/* Reads one "key": value pair, refusing unknown and repeated keys. */
+/*
+ * The key at s->p when it is written as the plugin writes one of those
+ * that may come after previous (no escapes), consumed; else -1 and nothing
+ * is.  The event's keys are read where they are, without a copy.
+ */
 static int
-scan_member(JsonScanner *s, ShipperEvent *event, bool *seen)
+take_known_key(JsonScanner *s, int previous)
+{
+	size_t left = (size_t) (s->end - s->p);
+	size_t len;
+	int k;
+
+	if (left < 3 || s->p[0] != '"')
+		return -1;
+	for (k = previous + 1; k < NUM_EVENT_KEYS; k++)
+	{
+		len = event_keys[k].name_len;
+		if (len + 2 <= left && s->p[len + 1] == '"' && s->p[1] == event_keys[k].name[0] &&
+			memcmp(s->p + 1, event_keys[k].name, len) == 0)
+		{
+			s->p += len + 2;
+			return k;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Reads one "key": value pair, refusing unknown and repeated keys;
+ * *previous is the last key read.
+ */
+static int
+scan_member(JsonScanner *s, ShipperEvent *event, bool *seen, int *previous)
 {
 	const char *at;
 	char name[32];
@@ -897,9 +1121,14 @@ scan_member(JsonScanner *s, ShipperEvent *event, bool *seen)
 
 	json_skip_ws(s);
 	at = s->p;
-	if (scan_key(s, name, sizeof(name), &len) != 0)
-		return -1;
-	key = find_key(name, len);
+	if ((key = take_known_key(s, *previous)) >= 0)
+		memcpy(name, event_keys[key].name, event_keys[key].name_len + 1);
+	else
+	{
+		if (scan_key(s, name, sizeof(name), &len) != 0)
+			return -1;
+		key = find_key(name, len, *previous);
+	}
 	if (key < 0 || seen[key])
 	{
 		s->p = at;
@@ -907,6 +1136,7 @@ scan_member(JsonScanner *s, ShipperEvent *event, bool *seen)
 						  name);
 	}
 	seen[key] = true;
+	*previous = key;
 	if (json_expect(s, ':') != 0)
 		return -1;
 	return scan_field(s, (EventKey) key, event);
@@ -959,10 +1189,41 @@ unescape_invalid_payload(JsonScanner *s, ShipperEvent *event)
 	size_t len = 0;
 
 	json_init(&sub, event->payload, event->payload_len, s->errstr, s->errstr_size);
+	sub.arena = s->arena;
+	sub.arena_end = s->arena_end;
 	if (json_string(&sub, &event->payload_copy, &len) != 0)
 		return -1;
+	s->arena = sub.arena;
 	event->payload = event->payload_copy;
 	event->payload_len = len;
+	return 0;
+}
+
+/*
+ * Clears the event's fields but keeps its memory, with an arena for a
+ * message of len bytes: every string kept is shorter than its quoted text.
+ */
+static int
+event_reset(ShipperEvent *event, size_t len, char *errstr, size_t errstr_size)
+{
+	ShipperEvent kept = *event;
+
+	memset(event, 0, sizeof(*event));
+	event->arena = kept.arena;
+	event->arena_size = kept.arena_size;
+	event->headers = kept.headers;
+	event->headers_capacity = kept.headers_capacity;
+	if (event->arena_size < len + 1)
+	{
+		free(event->arena);
+		event->arena_size = 0;
+		if ((event->arena = malloc(len + 1)) == NULL)
+		{
+			snprintf(errstr, errstr_size, "out of memory");
+			return -1;
+		}
+		event->arena_size = len + 1;
+	}
 	return 0;
 }
 
@@ -970,16 +1231,31 @@ int
 event_parse(const char *json, size_t len, ShipperEvent *event,
 			char *errstr, size_t errstr_size)
 {
+	memset(event, 0, sizeof(*event));
+	if (event_reparse(json, len, event, errstr, errstr_size) == 0)
+		return 0;
+	event_free(event);
+	return -1;
+}
+
+int
+event_reparse(const char *json, size_t len, ShipperEvent *event,
+			  char *errstr, size_t errstr_size)
+{
 	JsonScanner s;
 	bool seen[NUM_EVENT_KEYS] = {false};
+	int previous = -1;
 
-	memset(event, 0, sizeof(*event));
+	if (event_reset(event, len, errstr, errstr_size) != 0)
+		return -1;
 	json_init(&s, json, len, errstr, errstr_size);
+	s.arena = event->arena;
+	s.arena_end = event->arena + event->arena_size;
 	if (json_expect(&s, '{') != 0)
 		goto fail;
 	for (;;)
 	{
-		if (scan_member(&s, event, seen) != 0)
+		if (scan_member(&s, event, seen, &previous) != 0)
 			goto fail;
 		if (!json_at(&s, ','))
 			break;
@@ -999,26 +1275,15 @@ event_parse(const char *json, size_t len, ShipperEvent *event,
 	return 0;
 
 fail:
-	event_free(event);
+	/* Nothing half-read stays visible; the memory stays for the next. */
+	(void) event_reset(event, 0, errstr, errstr_size);
 	return -1;
 }
 
 void
 event_free(ShipperEvent *event)
 {
-	int i;
-
-	free(event->id);
-	free(event->aggregate_type);
-	free(event->aggregate_id);
-	free(event->event_type);
-	free(event->payload_copy);
-	free(event->rejected);
-	for (i = 0; i < event->nheaders; i++)
-	{
-		free(event->headers[i].name);
-		free(event->headers[i].value);
-	}
+	free(event->arena);
 	free(event->headers);
 	memset(event, 0, sizeof(*event));
 }
@@ -1056,7 +1321,7 @@ scan_position_members(JsonScanner *s, ShipperEvent *tail, bool *seen)
 	{
 		if (scan_key(s, name, sizeof(name), &len) != 0)
 			return -1;
-		key = find_key(name, len);
+		key = find_key(name, len, previous);
 		if (key <= previous)
 			return json_error(s, "\"%s\" where the plugin writes only the position keys, in order",
 							  name);

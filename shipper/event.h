@@ -19,20 +19,21 @@
 
 typedef struct EventHeader
 {
-	char *name; /* unescaped, NUL-terminated, owned */
+	char *name; /* unescaped, NUL-terminated, in the event's arena */
 	size_t name_len;
 	char *value; /* string values unescaped; others as their
-								 * compact JSON text; owned */
+								 * compact JSON text; in the arena */
 	size_t value_len;
 } EventHeader;
 
 /*
- * Strings are unescaped, NUL-terminated copies owned by the event, NULL
- * for JSON null; their lengths count bytes, as a string may hold \u0000.
+ * Strings are unescaped, NUL-terminated copies in the event's arena (one
+ * block it owns), NULL for JSON null; their lengths count bytes, as a
+ * string may hold \u0000.
  *
  * payload points into the parsed buffer (the JSON value as written), except
  * for a payload_invalid event, whose payload is the unescaped text of the
- * string the plugin wrote (owned by the event, in payload_copy).
+ * string the plugin wrote (in the arena too, as payload_copy).
  */
 typedef struct ShipperEvent
 {
@@ -67,6 +68,11 @@ typedef struct ShipperEvent
 	Lsn end_lsn; /* only on the transaction's last event */
 	unsigned long long seq;
 	bool last;
+
+	/* The memory behind the strings and headers, kept by event_reparse. */
+	char *arena;
+	size_t arena_size;
+	int headers_capacity;
 } ShipperEvent;
 
 /*
@@ -76,6 +82,15 @@ typedef struct ShipperEvent
  */
 extern int event_parse(const char *json, size_t len, ShipperEvent *event,
 					   char *errstr, size_t errstr_size);
+
+/*
+ * The same, reusing the memory of the event last parsed into event (which
+ * must be zeroed, freed, or parsed into before): a stream of events of
+ * similar sizes is parsed without allocating.  On failure the fields are
+ * cleared but the memory is kept; event_free releases it.
+ */
+extern int event_reparse(const char *json, size_t len, ShipperEvent *event,
+						 char *errstr, size_t errstr_size);
 extern void event_free(ShipperEvent *event);
 
 /*

@@ -283,13 +283,23 @@ on_completed(void *cls, struct MHD_Connection *connection, void **request_state,
 	pthread_mutex_unlock(&server->lock);
 }
 
-/* /readyz: the main loop's view, and a Kafka answer recent enough. */
+/*
+ * /readyz: a main loop that turns (a stalled one does no work, whatever
+ * state it last published), its view, and a Kafka answer recent enough.
+ */
 static bool
 ready(HttpServer *server, char *message, size_t size)
 {
 	int64_t probed_at;
 	int64_t age;
+	char health[256];
 
+	if (!metrics_healthy(server->metrics, monotonic_usec(), server->stall_usec, health,
+						 sizeof(health)))
+	{
+		snprintf(message, size, "not ready: %s", health);
+		return false;
+	}
 	pthread_mutex_lock(&server->lock);
 	probed_at = server->probed_at;
 	pthread_mutex_unlock(&server->lock);

@@ -86,13 +86,21 @@
  * line per interval. */
 #define ERROR_LOG_INTERVAL_USEC (30 * INT64_C(1000000))
 
+/* Spare deliveries kept for reuse, so most events allocate none. */
+#define DELIVERY_SPARE_MAX 1024
+/* Ids up to this long are kept inside the delivery (a UUID is 36). */
+#define DELIVERY_ID_INLINE 48
+/* Topic names rendered lately, and librdkafka's handles for them. */
+#define TOPIC_CACHE_SIZE 16
+
 /* What a produced record carries until its delivery report. */
 typedef struct Delivery
 {
 	TrackerTxn txn;
 	size_t bytes; /* as counted by the tracker */
 	size_t record_bytes; /* key and value, for the metrics */
-	char *id;
+	char *id; /* id_inline, or owned */
+	char id_inline[DELIVERY_ID_INLINE];
 	Lsn commit_lsn;
 	int64_t commit_usec; /* commit time, 0 if unknown */
 	uint64_t seq;
@@ -106,7 +114,25 @@ typedef struct Delivery
 	char *event_type;
 	char *aggregate_type;
 	char topic[TOPIC_NAME_MAX + 1]; /* the intended topic, if known */
+	struct Delivery *next_spare;
 } Delivery;
+
+/*
+ * A topic name rendered from the template, with the field values it was
+ * rendered from (those the template uses) and librdkafka's handle for it
+ * (NULL if it could not make one), so that an event of a known topic costs
+ * neither a rendering nor librdkafka's lookup of the name.
+ */
+typedef struct CachedTopic
+{
+	bool used;
+	const char *fields[2]; /* aggregate_type, event_type: field_text, or NULL */
+	size_t field_lens[2];
+	char field_text[2][TOPIC_NAME_MAX + 1];
+	char name[TOPIC_NAME_MAX + 1];
+	size_t name_len;
+	rd_kafka_topic_t *rkt;
+} CachedTopic;
 
 struct Kafka
 {
@@ -130,19 +156,59 @@ struct Kafka
 	int64_t unauthenticated_said_at; /* last warning about one */
 	unsigned long unauthenticated_unsaid; /* since then */
 	char failure[1024]; /* set once: why the shipper must stop */
+	Delivery *spare; /* DELIVERY_SPARE_MAX at most */
+	int nspare;
+	bool template_uses[2]; /* {aggregate_type}, {event_type} */
+	CachedTopic topics[TOPIC_CACHE_SIZE];
+	int next_topic; /* the entry to replace next */
+	/*
+	 * Acknowledged records not yet added to the metrics: a run of one
+	 * topic, added at once when the topic changes or kafka_poll returns.
+	 */
+	char acked_topic[TOPIC_NAME_MAX + 1];
+	bool acked_dead_letter;
+	uint64_t acked_count;
+	uint64_t acked_bytes;
+	int64_t acked_commit_usec;
 };
 
+/* A zeroed delivery, a spare one if any. */
+static Delivery *
+delivery_take(Kafka *kafka)
+{
+	Delivery *d = kafka->spare;
+
+	if (d == NULL)
+		return calloc(1, sizeof(Delivery));
+	kafka->spare = d->next_spare;
+	kafka->nspare--;
+	/* The topic is written when known: cleared only up to its name. */
+	memset(d, 0, offsetof(Delivery, topic));
+	d->topic[0] = '\0';
+	d->next_spare = NULL;
+	return d;
+}
+
+/* Frees what d holds, and d itself or keeps it as a spare. */
 static void
-delivery_free(Delivery *d)
+delivery_free(Kafka *kafka, Delivery *d)
 {
 	if (d == NULL)
 		return;
-	free(d->id);
+	if (d->id != d->id_inline)
+		free(d->id);
 	free(d->envelope);
 	free(d->key);
 	free(d->event_type);
 	free(d->aggregate_type);
-	free(d);
+	if (kafka->nspare >= DELIVERY_SPARE_MAX)
+	{
+		free(d);
+		return;
+	}
+	d->next_spare = kafka->spare;
+	kafka->spare = d;
+	kafka->nspare++;
 }
 
 static void set_failure(Kafka *kafka, const char *fmt, ...)
@@ -236,12 +302,42 @@ describe(const Delivery *d, char *buf, size_t size)
 			 d->id ? d->id : "without an id", lsn, (unsigned long long) d->seq);
 }
 
-/* Adds one header; a NULL value is a null header. */
+/* Adds one header (name_len -1: up to its NUL); a NULL value is a null header. */
+static void
+add_named_header(rd_kafka_headers_t *h, const char *name, ssize_t name_len,
+				 const char *value, size_t value_len)
+{
+	rd_kafka_header_add(h, name, name_len, value, value ? (ssize_t) value_len : 0);
+}
+
 static void
 add_header(rd_kafka_headers_t *h, const char *name, const char *value,
 		   size_t value_len)
 {
-	rd_kafka_header_add(h, name, -1, value, value ? (ssize_t) value_len : 0);
+	add_named_header(h, name, -1, value, value_len);
+}
+
+/* The same, for a name that is a string literal: no strlen per event. */
+#define add_literal_header(h, name, value, value_len) \
+	add_named_header(h, name, sizeof(name) - 1, value, value_len)
+
+/* Decimal digits of value into buf (24 bytes), as %llu; returns the length. */
+static size_t
+format_u64(uint64_t value, char *buf)
+{
+	char reversed[24];
+	size_t len = 0;
+	size_t i;
+
+	do
+	{
+		reversed[len++] = (char) ('0' + value % 10);
+		value /= 10;
+	} while (value > 0);
+	for (i = 0; i < len; i++)
+		buf[i] = reversed[len - 1 - i];
+	buf[len] = '\0';
+	return len;
 }
 
 static void
@@ -249,11 +345,11 @@ add_position_headers(rd_kafka_headers_t *h, Lsn commit_lsn, uint64_t seq)
 {
 	char lsn[LSN_TEXT_SIZE];
 	char seqtext[24];
+	size_t lsn_len = lsn_format(commit_lsn, lsn);
+	size_t seq_len = format_u64(seq, seqtext);
 
-	lsn_format(commit_lsn, lsn);
-	snprintf(seqtext, sizeof(seqtext), "%llu", (unsigned long long) seq);
-	add_header(h, "outbox_commit_lsn", lsn, strlen(lsn));
-	add_header(h, "outbox_seq", seqtext, strlen(seqtext));
+	add_literal_header(h, "outbox_commit_lsn", lsn, lsn_len);
+	add_literal_header(h, "outbox_seq", seqtext, seq_len);
 }
 
 /*
@@ -295,7 +391,7 @@ drop_rejected(Kafka *kafka, Delivery *d, const char *error)
 				what, kafka->config->dead_letter_topic, error);
 	count_delivery_error(kafka, "DEAD_LETTER_FAILED");
 	tracker_ack(kafka->tracker, d->txn, d->bytes);
-	delivery_free(d);
+	delivery_free(kafka, d);
 	return KAFKA_QUEUED;
 }
 
@@ -330,14 +426,14 @@ dead_letter(Kafka *kafka, Delivery *d, const char *error, const char *code,
 	rd_kafka_headers_destroy(h);
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !in_report)
 	{
-		delivery_free(d);
+		delivery_free(kafka, d);
 		return KAFKA_QUEUE_FULL;
 	}
 	if (d->droppable)
 		return drop_rejected(kafka, d, rd_kafka_err2str(err));
 	set_failure(kafka, "could not produce event %s to dead-letter topic %s: %s",
 				or_null(d->id), kafka->config->dead_letter_topic, rd_kafka_err2str(err));
-	delivery_free(d);
+	delivery_free(kafka, d);
 	return KAFKA_FAILED;
 }
 
@@ -365,7 +461,7 @@ refuse(Kafka *kafka, Delivery *d, const char *error, const char *code,
 	count_delivery_error(kafka, code);
 	set_failure(kafka, "%s cannot be delivered%s: %s; stopping without confirming it or anything after it",
 				what, d->dead_letter ? " to the dead-letter topic" : "", error);
-	delivery_free(d);
+	delivery_free(kafka, d);
 	return KAFKA_FAILED;
 }
 
@@ -384,8 +480,41 @@ stop_on_cluster_error(Kafka *kafka, Delivery *d, rd_kafka_resp_err_t err)
 				what, d->dead_letter ? "dead-letter topic " : "topic ",
 				d->dead_letter ? kafka->config->dead_letter_topic : d->topic,
 				rd_kafka_err2str(err), rd_kafka_err2name(err), remedy(err));
-	delivery_free(d);
+	delivery_free(kafka, d);
 	return KAFKA_FAILED;
+}
+
+/* Adds the acknowledged records counted so far to the metrics. */
+static void
+publish_acked(Kafka *kafka)
+{
+	if (kafka->acked_count == 0)
+		return;
+	metrics_delivered(kafka->metrics, kafka->acked_topic, kafka->acked_count,
+					  kafka->acked_bytes, kafka->acked_commit_usec, kafka->acked_dead_letter);
+	kafka->acked_count = 0;
+	kafka->acked_bytes = 0;
+	kafka->acked_commit_usec = 0;
+}
+
+/* Counts an acknowledged record for the metrics (publish_acked). */
+static void
+count_acked(Kafka *kafka, const Delivery *d)
+{
+	if (kafka->metrics == NULL)
+		return;
+	if (kafka->acked_count > 0 && (kafka->acked_dead_letter != d->dead_letter ||
+								   strcmp(kafka->acked_topic, d->topic) != 0))
+		publish_acked(kafka);
+	if (kafka->acked_count == 0)
+	{
+		memcpy(kafka->acked_topic, d->topic, strlen(d->topic) + 1);
+		kafka->acked_dead_letter = d->dead_letter;
+	}
+	kafka->acked_count++;
+	kafka->acked_bytes += d->record_bytes;
+	if (d->commit_usec > kafka->acked_commit_usec)
+		kafka->acked_commit_usec = d->commit_usec;
 }
 
 static void
@@ -396,20 +525,18 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 
 	(void) rk;
 	if (kafka->closing)
-		delivery_free(d);
+		delivery_free(kafka, d);
 	else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && d->droppable)
 		(void) drop_rejected(kafka, d, rd_kafka_err2str(msg->err));
 	else if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		tracker_ack(kafka->tracker, d->txn, d->bytes);
-		if (kafka->metrics)
-			metrics_delivered(kafka->metrics, d->topic, d->record_bytes, d->commit_usec,
-							  d->dead_letter);
+		count_acked(kafka, d);
 		if (d->dead_letter)
 			kafka->dead_lettered++;
 		else
 			kafka->delivered++;
-		delivery_free(d);
+		delivery_free(kafka, d);
 	}
 	else if (record_level(msg->err))
 		(void) refuse(kafka, d, rd_kafka_err2str(msg->err), rd_kafka_err2name(msg->err), true);
@@ -731,6 +858,13 @@ enable_wakeups(Kafka *kafka, char *errstr, size_t errstr_size)
 static void
 free_shell(Kafka *kafka)
 {
+	Delivery *d;
+
+	while ((d = kafka->spare) != NULL)
+	{
+		kafka->spare = d->next_spare;
+		free(d);
+	}
 	secret_free(kafka->sasl_username);
 	secret_free(kafka->sasl_password);
 	free(kafka);
@@ -753,6 +887,8 @@ kafka_create(const ShipperConfig *config, Tracker *tracker, Metrics *metrics,
 	kafka->tracker = tracker;
 	kafka->metrics = metrics;
 	kafka->wake_fds[0] = kafka->wake_fds[1] = -1;
+	kafka->template_uses[0] = strstr(config->topic_template, "{aggregate_type}") != NULL;
+	kafka->template_uses[1] = strstr(config->topic_template, "{event_type}") != NULL;
 	if ((conf = build_conf(kafka, errstr, errstr_size)) == NULL)
 	{
 		free_shell(kafka);
@@ -781,12 +917,17 @@ kafka_create(const ShipperConfig *config, Tracker *tracker, Metrics *metrics,
 void
 kafka_destroy(Kafka *kafka)
 {
+	int i;
+
 	if (kafka == NULL)
 		return;
 	kafka->closing = true;
 	rd_kafka_purge(kafka->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	/* Serves the purged records' reports, which free their Delivery. */
 	rd_kafka_flush(kafka->rk, 5000);
+	for (i = 0; i < TOPIC_CACHE_SIZE; i++)
+		if (kafka->topics[i].rkt)
+			rd_kafka_topic_destroy(kafka->topics[i].rkt);
 	if (kafka->main_queue)
 		rd_kafka_queue_destroy(kafka->main_queue);
 	rd_kafka_destroy(kafka->rk);
@@ -805,9 +946,9 @@ event_headers(const ShipperEvent *event)
 	rd_kafka_headers_t *h = rd_kafka_headers_new((size_t) event->nheaders + 5);
 	int i;
 
-	add_header(h, "id", event->id, event->id_len);
-	add_header(h, "event_type", event->event_type, event->event_type_len);
-	add_header(h, "aggregate_type", event->aggregate_type, event->aggregate_type_len);
+	add_literal_header(h, "id", event->id, event->id_len);
+	add_literal_header(h, "event_type", event->event_type, event->event_type_len);
+	add_literal_header(h, "aggregate_type", event->aggregate_type, event->aggregate_type_len);
 	for (i = 0; i < event->nheaders; i++)
 		rd_kafka_header_add(h, event->headers[i].name, (ssize_t) event->headers[i].name_len,
 							event->headers[i].value, (ssize_t) event->headers[i].value_len);
@@ -830,11 +971,11 @@ record_size(const ShipperEvent *event, size_t value_len)
 
 /* keep: what a dead-letter record needs is copied too. */
 static Delivery *
-delivery_new(const ShipperEvent *event, const char *envelope,
+delivery_new(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 			 size_t envelope_len, TrackerTxn txn, bool keep)
 {
-	Delivery *d = calloc(1, sizeof(Delivery));
-	bool ok;
+	Delivery *d = delivery_take(kafka);
+	bool ok = true;
 
 	if (d == NULL)
 		return NULL;
@@ -843,7 +984,14 @@ delivery_new(const ShipperEvent *event, const char *envelope,
 	d->commit_lsn = event->commit_lsn;
 	d->commit_usec = event->commit_time_usec;
 	d->seq = event->seq;
-	ok = (d->id = copy_bytes(event->id, event->id_len)) != NULL;
+	if (event->id_len < sizeof(d->id_inline))
+	{
+		memcpy(d->id_inline, event->id, event->id_len);
+		d->id_inline[event->id_len] = '\0';
+		d->id = d->id_inline;
+	}
+	else
+		ok = (d->id = copy_bytes(event->id, event->id_len)) != NULL;
 	if (ok && keep)
 	{
 		ok = (d->envelope = copy_bytes(envelope, envelope_len)) != NULL;
@@ -858,7 +1006,7 @@ delivery_new(const ShipperEvent *event, const char *envelope,
 	}
 	if (!ok)
 	{
-		delivery_free(d);
+		delivery_free(kafka, d);
 		return NULL;
 	}
 	return d;
@@ -904,7 +1052,7 @@ produce_unauthenticated(Kafka *kafka, const ShipperEvent *event,
 						const char *envelope, size_t envelope_len, TrackerTxn txn)
 {
 	bool keep = kafka->config->dead_letter_topic != NULL;
-	Delivery *d = delivery_new(event, envelope, envelope_len, txn, keep);
+	Delivery *d = delivery_new(kafka, event, envelope, envelope_len, txn, keep);
 	KafkaStatus status = KAFKA_QUEUED;
 
 	if (d == NULL)
@@ -919,7 +1067,7 @@ produce_unauthenticated(Kafka *kafka, const ShipperEvent *event,
 	else
 	{
 		tracker_ack(kafka->tracker, txn, envelope_len);
-		delivery_free(d);
+		delivery_free(kafka, d);
 	}
 	if (status == KAFKA_QUEUE_FULL)
 		return status;
@@ -927,28 +1075,108 @@ produce_unauthenticated(Kafka *kafka, const ShipperEvent *event,
 	return status;
 }
 
+/* Whether a cached topic was rendered from these field values. */
+static bool
+topic_matches(const Kafka *kafka, const CachedTopic *t, const char *const *fields,
+			  const size_t *lens)
+{
+	int i;
+
+	if (!t->used)
+		return false;
+	for (i = 0; i < 2; i++)
+		if (kafka->template_uses[i] &&
+			((fields[i] == NULL) != (t->fields[i] == NULL) ||
+			 (fields[i] != NULL && (lens[i] != t->field_lens[i] ||
+									memcmp(fields[i], t->fields[i], lens[i]) != 0))))
+			return false;
+	return true;
+}
+
+/* Keeps a rendered topic, replacing the oldest entry. */
+static const CachedTopic *
+cache_topic(Kafka *kafka, const char *const *fields, const size_t *lens,
+			const char *name)
+{
+	CachedTopic *t = &kafka->topics[kafka->next_topic];
+	int i;
+
+	kafka->next_topic = (kafka->next_topic + 1) % TOPIC_CACHE_SIZE;
+	if (t->rkt)
+		rd_kafka_topic_destroy(t->rkt);
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < 2; i++)
+		if (kafka->template_uses[i] && fields[i] != NULL)
+		{
+			memcpy(t->field_text[i], fields[i], lens[i]);
+			t->fields[i] = t->field_text[i];
+			t->field_lens[i] = lens[i];
+		}
+	t->name_len = strlen(name);
+	memcpy(t->name, name, t->name_len + 1);
+	/* Without a handle, the record names its topic (librdkafka looks it up). */
+	t->rkt = rd_kafka_topic_new(kafka->rk, name, NULL);
+	t->used = true;
+	return t;
+}
+
+/*
+ * The event's topic into name (TOPIC_NAME_MAX + 1 bytes), rendered from
+ * the template or found rendered before, with librdkafka's handle for it
+ * in *rkt (NULL: produce by name); -1 with the reason in err when its
+ * fields make no valid name.
+ */
+static int
+topic_for_event(Kafka *kafka, const ShipperEvent *event, char *name,
+				rd_kafka_topic_t **rkt, char *err, size_t err_size)
+{
+	const char *fields[2] = {event->aggregate_type, event->event_type};
+	size_t lens[2] = {event->aggregate_type_len, event->event_type_len};
+	const CachedTopic *cached = NULL;
+	int i;
+
+	*rkt = NULL;
+	for (i = 0; i < TOPIC_CACHE_SIZE && cached == NULL; i++)
+		if (topic_matches(kafka, &kafka->topics[i], fields, lens))
+			cached = &kafka->topics[i];
+	if (cached == NULL)
+	{
+		if (topic_render(kafka->config->topic_template, fields[0], lens[0], fields[1],
+						 lens[1], name, err, err_size) != 0)
+			return -1;
+		/* A field in a valid name is no longer than it: kept then, always. */
+		for (i = 0; i < 2; i++)
+			if (kafka->template_uses[i] && fields[i] != NULL && lens[i] > TOPIC_NAME_MAX)
+				return 0;
+		cached = cache_topic(kafka, fields, lens, name);
+	}
+	memcpy(name, cached->name, cached->name_len + 1);
+	*rkt = cached->rkt;
+	return 0;
+}
+
 /*
  * The delivery of an event (keeping what a dead-letter record needs under
- * that policy), with its topic rendered into d->topic: empty, with the
- * reason in err, when the event's fields make no valid topic name.  NULL,
- * with the failure set, when memory is short.
+ * that policy), with its topic in d->topic and *rkt (NULL: none, or by
+ * name): d->topic empty, with the reason in err, when the event's fields
+ * make no valid topic name.  NULL, with the failure set, when memory is
+ * short.
  */
 static Delivery *
 delivery_for_event(Kafka *kafka, const ShipperEvent *event,
 				   const char *envelope, size_t envelope_len, TrackerTxn txn,
-				   char *err, size_t err_size)
+				   rd_kafka_topic_t **rkt, char *err, size_t err_size)
 {
-	Delivery *d = delivery_new(event, envelope, envelope_len, txn,
+	Delivery *d = delivery_new(kafka, event, envelope, envelope_len, txn,
 							   kafka->config->on_permanent_error == ON_ERROR_DEAD_LETTER);
 
+	*rkt = NULL;
 	if (d == NULL)
 	{
 		set_failure(kafka, "out of memory producing event %s", event->id);
 		return NULL;
 	}
-	if (topic_render(kafka->config->topic_template, event->aggregate_type,
-					 event->aggregate_type_len, event->event_type,
-					 event->event_type_len, d->topic, err, err_size) != 0)
+	if (topic_for_event(kafka, event, d->topic, rkt, err, err_size) != 0)
 		d->topic[0] = '\0';
 	return d;
 }
@@ -964,6 +1192,7 @@ produce_rejected(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 {
 	Delivery *d;
 	KafkaStatus status;
+	rd_kafka_topic_t *rkt;
 	char err[512];
 	char size[48] = "";
 
@@ -972,7 +1201,7 @@ produce_rejected(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 	else
 	{
 		/* d->topic, where it was going, is for the dead-letter headers. */
-		if ((d = delivery_for_event(kafka, event, envelope, envelope_len, txn,
+		if ((d = delivery_for_event(kafka, event, envelope, envelope_len, txn, &rkt,
 									err, sizeof(err))) == NULL)
 			return KAFKA_FAILED;
 		if (event->has_size)
@@ -1001,10 +1230,10 @@ kafka_dead_letter_malformed(Kafka *kafka, const char *message, size_t len,
 
 	if (kafka->failure[0] != '\0')
 		return KAFKA_FAILED;
-	d = calloc(1, sizeof(Delivery));
+	d = delivery_take(kafka);
 	if (d == NULL || (d->envelope = copy_bytes(message, len)) == NULL)
 	{
-		free(d);
+		delivery_free(kafka, d);
 		set_failure(kafka, "out of memory dead-lettering a malformed event");
 		return KAFKA_FAILED;
 	}
@@ -1029,6 +1258,7 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 														 : event->payload_len;
 	char err[512];
 	Delivery *d;
+	rd_kafka_topic_t *rkt;
 	rd_kafka_headers_t *h;
 	rd_kafka_resp_err_t rc;
 
@@ -1036,7 +1266,7 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 		return KAFKA_FAILED;
 	if (event->rejected)
 		return produce_rejected(kafka, event, envelope, envelope_len, txn);
-	if ((d = delivery_for_event(kafka, event, envelope, envelope_len, txn,
+	if ((d = delivery_for_event(kafka, event, envelope, envelope_len, txn, &rkt,
 								err, sizeof(err))) == NULL)
 		return KAFKA_FAILED;
 	if (d->topic[0] == '\0')
@@ -1049,22 +1279,30 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 	}
 	d->record_bytes = value_len + event->aggregate_id_len;
 	h = event_headers(event);
-	rc = rd_kafka_producev(kafka->rk,
-						   RD_KAFKA_V_TOPIC(d->topic),
-						   RD_KAFKA_V_KEY(event->aggregate_id, event->aggregate_id_len),
-						   RD_KAFKA_V_VALUE((void *) value, value_len),
-						   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-						   RD_KAFKA_V_HEADERS(h),
-						   RD_KAFKA_V_OPAQUE(d),
-						   RD_KAFKA_V_END);
+	if (rkt)
+		rc = rd_kafka_producev(kafka->rk,
+							   RD_KAFKA_V_RKT(rkt),
+							   RD_KAFKA_V_KEY(event->aggregate_id, event->aggregate_id_len),
+							   RD_KAFKA_V_VALUE((void *) value, value_len),
+							   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+							   RD_KAFKA_V_HEADERS(h),
+							   RD_KAFKA_V_OPAQUE(d),
+							   RD_KAFKA_V_END);
+	else
+		rc = rd_kafka_producev(kafka->rk,
+							   RD_KAFKA_V_TOPIC(d->topic),
+							   RD_KAFKA_V_KEY(event->aggregate_id, event->aggregate_id_len),
+							   RD_KAFKA_V_VALUE((void *) value, value_len),
+							   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+							   RD_KAFKA_V_HEADERS(h),
+							   RD_KAFKA_V_OPAQUE(d),
+							   RD_KAFKA_V_END);
 	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
-	{
 		return KAFKA_QUEUED;
-	}
 	rd_kafka_headers_destroy(h);
 	if (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 	{
-		delivery_free(d);
+		delivery_free(kafka, d);
 		return KAFKA_QUEUE_FULL;
 	}
 	if (record_level(rc))
@@ -1202,6 +1440,8 @@ kafka_poll(Kafka *kafka, int timeout_ms)
 	while (read(kafka->wake_fds[0], buf, sizeof(buf)) > 0)
 		;
 	rd_kafka_poll(kafka->rk, timeout_ms);
+	if (kafka->metrics)
+		publish_acked(kafka);
 	if (kafka->auth_failed)
 	{
 		kafka->auth_failed = false;

@@ -73,6 +73,8 @@ typedef struct Shipper
 	bool said_not_failover;
 	bool said_standby_slots;
 	bool paused;
+	/* The event being shipped; its memory is reused for the next. */
+	ShipperEvent event;
 	/* An event read but not shipped yet: the caps had no room for it. */
 	WalMessage held;
 	bool holding;
@@ -252,32 +254,31 @@ ship_malformed(Shipper *s, const WalMessage *msg, const char *parse_error)
 static RunResult
 ship_event(Shipper *s, const WalMessage *msg)
 {
-	ShipperEvent event;
+	ShipperEvent *event = &s->event;
 	TrackerTxn txn = 0;
 	TrackerAddResult added;
-	RunResult result = RUN_CONTINUE;
 	char lsn[LSN_TEXT_SIZE];
 	char parse_error[512];
 
-	lsn_format(msg->wal_start, lsn);
-	if (event_parse(msg->data, msg->data_len, &event, parse_error, sizeof(parse_error)) != 0)
+	if (event_reparse(msg->data, msg->data_len, event, parse_error, sizeof(parse_error)) != 0)
 		return ship_malformed(s, msg, parse_error);
 	s->counters.events_received++;
 	s->counters.bytes_received += msg->data_len;
-	added = tracker_add(s->tracker, event.commit_lsn, event.seq, event.last,
-						event.end_lsn, msg->data_len, &txn, s->errstr, sizeof(s->errstr));
+	added = tracker_add(s->tracker, event->commit_lsn, event->seq, event->last,
+						event->end_lsn, msg->data_len, &txn, s->errstr, sizeof(s->errstr));
 	if (added == TRACKER_ERROR)
 	{
+		lsn_format(msg->wal_start, lsn);
 		log_error("event %s from the slot at %s: %s; stopping without confirming it",
-				  event.id, lsn, s->errstr);
-		result = RUN_FAILED;
+				  event->id, lsn, s->errstr);
+		return RUN_FAILED;
 	}
-	else if (added == TRACKER_SKIP)
+	if (added == TRACKER_SKIP)
+	{
 		s->counters.events_skipped++;
-	else
-		result = produce(s, &event, msg, txn);
-	event_free(&event);
-	return result;
+		return RUN_CONTINUE;
+	}
+	return produce(s, event, msg, txn);
 }
 
 /*
@@ -857,6 +858,7 @@ main(int argc, char **argv)
 	kafka_destroy(s.kafka);
 	tracker_destroy(s.tracker);
 	metrics_destroy(s.metrics);
+	event_free(&s.event);
 	config_free(&s.config);
 	return status;
 }

@@ -88,12 +88,12 @@ add_label(Metrics *metrics, LabelTable *table, const char *label,
 }
 
 void
-metrics_delivered(Metrics *metrics, const char *topic, uint64_t bytes,
-				  int64_t commit_usec, bool dead_letter)
+metrics_delivered(Metrics *metrics, const char *topic, uint64_t count,
+				  uint64_t bytes, int64_t commit_usec, bool dead_letter)
 {
 	pthread_mutex_lock(&metrics->lock);
 	if (!dead_letter)
-		add_label(metrics, &metrics->view.shipped, topic, 1, bytes);
+		add_label(metrics, &metrics->view.shipped, topic, count, bytes);
 	if (commit_usec > metrics->view.last_commit_usec)
 		metrics->view.last_commit_usec = commit_usec;
 	pthread_mutex_unlock(&metrics->lock);

@@ -106,9 +106,10 @@ extern void metrics_publish(Metrics *metrics, const ShipperCounters *counters,
 /* detail: for /readyz, e.g. which process holds the slot; may be NULL. */
 extern void metrics_set_state(Metrics *metrics, ShipperState state,
 							  const char *detail);
+/* count records of topic, bytes in all, the newest committed at commit_usec */
 extern void metrics_delivered(Metrics *metrics, const char *topic,
-							  uint64_t bytes, int64_t commit_usec,
-							  bool dead_letter);
+							  uint64_t count, uint64_t bytes,
+							  int64_t commit_usec, bool dead_letter);
 extern void metrics_delivery_error(Metrics *metrics, const char *kind);
 extern void metrics_client_error(Metrics *metrics, const char *kind);
 /* reason: one of a few fixed words (the label must not grow unbounded). */

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <libpq-fe.h>
@@ -92,12 +93,56 @@ one_line(char *errstr, size_t errstr_size, const char *prefix, const char *text)
 	errstr[strcspn(errstr, "\n")] = '\0';
 }
 
-/* Checks a conninfo's syntax once at start: a typo must not be retried. */
+/* The value of keyword in parsed options, or NULL when unset or empty. */
+static const char *
+option_value(const PQconninfoOption *opts, const char *keyword)
+{
+	for (; opts->keyword; opts++)
+		if (strcmp(opts->keyword, keyword) == 0)
+			return opts->val && opts->val[0] ? opts->val : NULL;
+	return NULL;
+}
+
+/*
+ * libpq ignores a password file that its group or others may read, and
+ * says so only with a raw line on stderr (which breaks JSON logs) before
+ * "no password supplied".  A Kubernetes Secret volume is such a file
+ * (0440 with fsGroup), so the shipper names it at start instead.
+ */
+static int
+check_passfile(const PQconninfoOption *opts, char *errstr, size_t errstr_size)
+{
+	const char *path = option_value(opts, "passfile");
+	const char *home = getenv("HOME");
+	char default_path[1024];
+	struct stat st;
+
+	if (option_value(opts, "password") != NULL || (getenv("PGPASSWORD") && getenv("PGPASSWORD")[0]))
+		return 0;
+	if (path == NULL && (path = getenv("PGPASSFILE")) == NULL && home != NULL)
+	{
+		snprintf(default_path, sizeof(default_path), "%s/.pgpass", home);
+		path = default_path;
+	}
+	if (path == NULL || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+		(st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+		return 0;
+	snprintf(errstr, errstr_size,
+			 "password file \"%s\" may be read by its group or others (mode %04o), so libpq ignores it HINT: chmod 0600 it, owned by the shipper's user. A Kubernetes Secret volume is group-readable: give the password in PGPASSWORD from the Secret, or authenticate with a client certificate (README, Transport security).",
+			 path, (unsigned) (st.st_mode & 07777));
+	return -1;
+}
+
+/*
+ * Checks a conninfo once at start: a typo, or a password file libpq will
+ * ignore, must not be retried.
+ */
 int
 stream_check_conninfo(const char *conninfo, char *errstr, size_t errstr_size)
 {
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &err);
+	int rc;
 
 	if (opts == NULL)
 	{
@@ -107,8 +152,9 @@ stream_check_conninfo(const char *conninfo, char *errstr, size_t errstr_size)
 			PQfreemem(err);
 		return -1;
 	}
+	rc = check_passfile(opts, errstr, errstr_size);
 	PQconninfoFree(opts);
-	return 0;
+	return rc;
 }
 
 Stream *

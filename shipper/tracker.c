@@ -159,6 +159,14 @@ check_order(const Tracker *tracker, Lsn commit_lsn, unsigned long long seq,
 	char other[LSN_TEXT_SIZE];
 	char end[LSN_TEXT_SIZE];
 
+	if (tracker->open ? commit_lsn == tracker->open_commit_lsn && seq == tracker->next_seq
+					  : seq == 0 && (!tracker->have_previous ||
+									 commit_lsn > tracker->previous_commit_lsn))
+	{
+		if (!last || end_lsn > commit_lsn)
+			return 0;
+	}
+	/* In order: formatted only for the error. */
 	lsn_format(commit_lsn, lsn);
 	lsn_format(end_lsn, end);
 	lsn_format(tracker->open ? tracker->open_commit_lsn : tracker->previous_commit_lsn, other);
@@ -178,11 +186,9 @@ check_order(const Tracker *tracker, Lsn commit_lsn, unsigned long long seq,
 		snprintf(errstr, errstr_size,
 				 "the transaction committed at %s arrived after the one committed at %s",
 				 lsn, other);
-	else if (last && end_lsn <= commit_lsn)
+	else
 		snprintf(errstr, errstr_size,
 				 "the transaction committed at %s ends at %s, not after its commit", lsn, end);
-	else
-		return 0;
 	return -1;
 }
 

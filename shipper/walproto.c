@@ -75,11 +75,34 @@ lsn_parse(const char *text, size_t len, Lsn *lsn)
 	return 0;
 }
 
-void
+/* Uppercase hexadecimal without leading zeros, as %X; returns its length. */
+static size_t
+format_hex32(uint32_t value, char *buf)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t len = 0;
+	int shift;
+
+	for (shift = 28; shift > 0 && (value >> shift) == 0; shift -= 4)
+		;
+	for (; shift >= 0; shift -= 4)
+		buf[len++] = digits[(value >> shift) & 0xF];
+	return len;
+}
+
+/*
+ * "X/X", as PostgreSQL prints LSNs, into LSN_TEXT_SIZE bytes; returns its
+ * length.  Every event header carries one: no printf.
+ */
+size_t
 lsn_format(Lsn lsn, char *buf)
 {
-	snprintf(buf, LSN_TEXT_SIZE, "%X/%X", (unsigned) (lsn >> 32),
-			 (unsigned) (lsn & 0xFFFFFFFF));
+	size_t len = format_hex32((uint32_t) (lsn >> 32), buf);
+
+	buf[len++] = '/';
+	len += format_hex32((uint32_t) lsn, buf + len);
+	buf[len] = '\0';
+	return len;
 }
 
 int

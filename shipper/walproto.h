@@ -36,7 +36,7 @@ typedef struct WalMessage
 #define WAL_STATUS_UPDATE_SIZE 34
 
 extern int lsn_parse(const char *text, size_t len, Lsn *lsn);
-extern void lsn_format(Lsn lsn, char *buf);
+extern size_t lsn_format(Lsn lsn, char *buf);
 extern int walproto_parse(const char *buf, size_t len, WalMessage *msg,
 						  char *errstr, size_t errstr_size);
 extern void walproto_status_update(char *buf, Lsn written, Lsn flushed,

@@ -88,7 +88,9 @@ tests/helpers/pg.sh stop "$work/pg" >/dev/null
 # it), each NAME or NAME:MAJOR, MAJOR being the first that has what the
 # test needs: decoding on a standby (16), failover slots (17).  Those two
 # are not executable, so tests/run.sh's own loop (the default 15) skips them.
-for entry in ${OUTBOX_MAJOR_E2E-recvlogical relay_faults relay_standby_decoding:16 relay_failover_slots:17}; do
+# relay_silent runs on each major: whether a walsender answers the
+# shipper's probes while it decodes a large transaction differs by major.
+for entry in ${OUTBOX_MAJOR_E2E-recvlogical relay_faults relay_silent relay_standby_decoding:16 relay_failover_slots:17}; do
 	t=${entry%%:*}
 	if [ "$t" != "$entry" ] && [ "$major" -lt "${entry##*:}" ]; then
 		echo "== PostgreSQL $major e2e $t: skipped, it needs PostgreSQL ${entry##*:} or later"

@@ -27,10 +27,10 @@ PACKAGES=(libpq5 librdkafka1 libmicrohttpd12 ca-certificates)
 UID_GID=10001
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/outbox_pg
 # OCI labels: where the source lives (the git remote "origin" unless
-# OUTBOX_IMAGE_SOURCE says) and its SPDX license expression (NOASSERTION
-# until the project states one).
+# OUTBOX_IMAGE_SOURCE says) and its SPDX license expression (the
+# PostgreSQL License, LICENSE at the root).
 SOURCE_URL=${OUTBOX_IMAGE_SOURCE:-$(git -C "$ROOT" remote get-url origin 2>/dev/null || echo unknown)}
-LICENSES=${OUTBOX_IMAGE_LICENSES:-NOASSERTION}
+LICENSES=${OUTBOX_IMAGE_LICENSES:-PostgreSQL}
 
 log() { echo "build: $*" >&2; }
 die() { echo "build: $*" >&2; exit 1; }

@@ -104,7 +104,7 @@ check "config: exposes the metrics port" 9187/tcp "$(cfg ports)"
 check "config: listens on 0.0.0.0:9187" OUTBOX_HTTP_LISTEN=0.0.0.0:9187 "$(cfg listen)"
 check "config: stop signal" SIGTERM "$(cfg stopsignal)"
 check "config: OCI labels" \
-	"title outbox-shipper|version $VERSION|source $(git -C "$E2E_ROOT" remote get-url origin 2>/dev/null || echo unknown)|licenses NOASSERTION" \
+	"title outbox-shipper|version $VERSION|source $(git -C "$E2E_ROOT" remote get-url origin 2>/dev/null || echo unknown)|licenses PostgreSQL" \
 	"$(cfg label | paste -sd'|')"
 check "one layer, linux/$(dpkg --print-architecture)" "1 linux $(dpkg --print-architecture)" "$(cfg layers)"
 check "runtime bundle: process runs as 10001:10001" "10001 10001" \

@@ -114,30 +114,57 @@ kill -TERM "$(shipper_pid second)"
 wait_exit second 60
 check "second shipper stops cleanly" 0 "$EXIT_STATUS"
 
-# A stalled main loop: a "server" that accepts and never answers holds the
-# loop in libpq's connect for connect_timeout; /healthz says so meanwhile.
-BLACKHOLE=$(free_port)
+# A stalled main loop.  Nothing in the loop waits on a server any more
+# (relay_silent.sh), but a log reader that stops reading still blocks it:
+# the shipper logs to a pipe, and a process that stops draining it (a stuck
+# log collector) leaves the next log line blocked once the pipe is full.
+# /healthz says so meanwhile, and recovers when the pipe drains.
+mkfifo "$WORK/stall.fifo"
+# The pump copies the pipe into stall.log, and stops reading while
+# stall.pause exists.
 python3 -c '
-import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$BLACKHOLE" &
-blackhole_pid=$!
+import os, sys, time
+fifo, log, pause = sys.argv[1:]
+with open(fifo, "rb", buffering=0) as r, open(log, "ab", buffering=0) as w:
+    while True:
+        if os.path.exists(pause):
+            time.sleep(0.05)
+            continue
+        data = r.read(65536)
+        if not data:
+            break
+        w.write(data)' "$WORK/stall.fifo" "$WORK/stall.log" "$WORK/stall.pause" &
+pump_pid=$!
 P3=$(free_port)
-"$SHIPPER" -d "host=127.0.0.1 port=$BLACKHOLE user=postgres dbname=postgres connect_timeout=8" \
-	-b "$BROKERS" --http-listen "127.0.0.1:$P3" --stall-timeout 2 >>"$WORK/stall.log" 2>&1 &
+"$SHIPPER" -d "$CONNINFO" --slot stall --create-slot -b "$BROKERS" --verbose --status-interval 1 \
+	--http-listen "127.0.0.1:$P3" --stall-timeout 2 >"$WORK/stall.fifo" 2>&1 &
 echo $! >"$WORK/stall.pid"
+wait_for "the stall shipper to stream" 30 grep -q 'streaming slot "stall"' "$WORK/stall.log"
+touch "$WORK/stall.pause"
+# Fill what the pipe has room for, from here, without blocking.
+python3 -c '
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)
+try:
+    while True:
+        os.write(fd, b"x" * 512)
+except OSError as e:
+    assert e.errno == errno.EAGAIN, e
+' "$WORK/stall.fifo"
+# An event: the shipper logs (debug) that it confirmed it, and blocks there.
+psql -qXAt -c "SELECT outbox.publish('order', 'stall', 'stalled', '{}')" >/dev/null
 wait_for "/healthz to report the stall" 20 is_status "http://127.0.0.1:$P3/healthz" 503
 check "stalled loop: /healthz 503" 503 "$(status "http://127.0.0.1:$P3/healthz")"
 check "stalled loop: /healthz says why" 1 \
 	"$(body "http://127.0.0.1:$P3/healthz" | grep -c '^stalled: the main loop has not turned for [0-9.]* s (limit 2.0 s)$')"
 check "stalled loop: not ready" 503 "$(status "http://127.0.0.1:$P3/readyz")"
-wait_for "/healthz to recover after connect_timeout" 20 is_status "http://127.0.0.1:$P3/healthz" 200
-check "connect timed out: /healthz 200 again" 200 "$(status "http://127.0.0.1:$P3/healthz")"
+rm -f "$WORK/stall.pause"
+wait_for "/healthz to recover once the log drains" 20 is_status "http://127.0.0.1:$P3/healthz" 200
+check "log drained: /healthz 200 again" 200 "$(status "http://127.0.0.1:$P3/healthz")"
 kill -TERM "$(shipper_pid stall)"
 wait_exit stall 30
 check "stalled shipper stops on SIGTERM" 0 "$EXIT_STATUS"
-kill "$blackhole_pid" 2>/dev/null
-wait "$blackhole_pid" 2>/dev/null
+wait "$pump_pid" 2>/dev/null
 
 # Configuration errors name the flag.
 "$SHIPPER" -d "$CONNINFO" -b "$BROKERS" --http-listen nonsense >"$WORK/bad.log" 2>&1

@@ -9,6 +9,9 @@
  * tracker.c and main.c assume.  A failed parse must leave nothing to free
  * and a NUL-terminated error.
  *
+ * event_reparse, parsing every input into one event that keeps the memory
+ * of the inputs before, must give what event_parse gives.
+ *
  * event_recover_position reads the same bytes from their end: when both
  * succeed they must agree, and whatever comes before them, the position
  * keys exactly as the plugin writes them must be read back as written.
@@ -219,22 +222,65 @@ position_from_bytes(const uint8_t *data, size_t size, EventPosition *position)
 	position->end_lsn = position->last ? words[0] ^ words[1] : 0;
 }
 
+static bool
+same_bytes(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+	if (a == NULL || b == NULL)
+		return a == b && a_len == b_len;
+	return a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+/* Every field of two parses of the same message, but where their memory is. */
+static bool
+same_event(const ShipperEvent *a, const ShipperEvent *b)
+{
+	int i;
+
+	if (!same_bytes(a->id, a->id_len, b->id, b->id_len) ||
+		!same_bytes(a->aggregate_type, a->aggregate_type_len, b->aggregate_type,
+					b->aggregate_type_len) ||
+		!same_bytes(a->aggregate_id, a->aggregate_id_len, b->aggregate_id, b->aggregate_id_len) ||
+		!same_bytes(a->event_type, a->event_type_len, b->event_type, b->event_type_len) ||
+		!same_bytes(a->payload, a->payload_len, b->payload, b->payload_len) ||
+		(a->rejected == NULL) != (b->rejected == NULL) ||
+		(a->rejected && strcmp(a->rejected, b->rejected) != 0) ||
+		(a->payload_copy == NULL) != (b->payload_copy == NULL) ||
+		a->nheaders != b->nheaders)
+		return false;
+	for (i = 0; i < a->nheaders; i++)
+		if (!same_bytes(a->headers[i].name, a->headers[i].name_len, b->headers[i].name,
+						b->headers[i].name_len) ||
+			!same_bytes(a->headers[i].value, a->headers[i].value_len, b->headers[i].value,
+						b->headers[i].value_len))
+			return false;
+	return a->id_generated == b->id_generated && a->payload_null == b->payload_null &&
+		   a->payload_invalid == b->payload_invalid && a->headers_invalid == b->headers_invalid &&
+		   a->has_size == b->has_size && a->size == b->size && a->commit_lsn == b->commit_lsn &&
+		   a->commit_time_usec == b->commit_time_usec && a->end_lsn == b->end_lsn &&
+		   a->seq == b->seq && a->last == b->last;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* Zeroed at first, then holding the memory of every input before. */
+	static ShipperEvent reused;
 	const char *json = (const char *) data;
 	ShipperEvent event;
 	ShipperEvent zero;
 	EventPosition parsed;
 	EventPosition recovered;
 	char errstr[512];
+	char reparse_errstr[512];
 	int rc;
 
 	memset(errstr, 'x', sizeof(errstr));
 	rc = event_parse(json, size, &event, errstr, sizeof(errstr));
+	FUZZ_CHECK(event_reparse(json, size, &reused, reparse_errstr, sizeof(reparse_errstr)) == rc);
 	if (rc == 0)
 	{
 		check_event(&event, json, size);
+		FUZZ_CHECK(same_event(&event, &reused));
 		memset(&parsed, 0, sizeof(parsed));
 		parsed.commit_lsn = event.commit_lsn;
 		parsed.seq = event.seq;
@@ -253,6 +299,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(memcmp(&event, &zero, sizeof(event)) == 0);
 		FUZZ_CHECK(memchr(errstr, '\0', sizeof(errstr)) != NULL);
 		FUZZ_CHECK(errstr[0] != '\0');
+		FUZZ_CHECK(strcmp(errstr, reparse_errstr) == 0);
+		FUZZ_CHECK(reused.id == NULL && reused.nheaders == 0 && reused.payload == NULL);
 		(void) recover(json, size, &recovered);
 		position_from_bytes(data, size, &parsed);
 	}

@@ -651,6 +651,42 @@ test_malformed_dead_lettered(void **state)
 	expect_header(&r, "outbox_error_code=MALFORMED_EVENT");
 }
 
+/*
+ * Topic names are rendered once and kept, with librdkafka's handles, for a
+ * few topics at a time: each event still reaches its own topic when there
+ * are more topics than are kept, and when a kept one comes back.
+ */
+static void
+test_topics_by_aggregate_type(void **state)
+{
+	Fixture *f = *state;
+	static const int types[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+								18, 19, 0, 19, 5, 5};
+	char json[1024];
+	char line[128];
+	int counts[20] = {0};
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+	{
+		snprintf(json, sizeof(json),
+				 "{\"v\":1,\"id\":\"e-%zu\",\"aggregate_type\":\"t%d\",\"aggregate_id\":\"42\","
+				 "\"event_type\":\"created\",\"payload\":{},\"headers\":null,\"created_at\":null,"
+				 "\"commit_lsn\":\"0/%zX00\",\"seq\":0,\"last\":true,\"end_lsn\":\"0/%zX30\"}",
+				 i, types[i], i + 1, i + 1);
+		assert_int_equal(produce_json_and_wait(f, json), KAFKA_QUEUED);
+		assert_null(kafka_failure(f->kafka));
+		counts[types[i]]++;
+	}
+	assert_int_equal(kafka_delivered(f->kafka), (long) (sizeof(types) / sizeof(types[0])));
+	for (i = 0; i < 20; i++)
+	{
+		snprintf(line, sizeof(line), "outbox_shipper_events_shipped_total{topic=\"outbox.event.t%zu\"} %d",
+				 i, counts[i]);
+		expect_metric(f, line);
+	}
+}
+
 int
 main(void)
 {
@@ -670,6 +706,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_broker_down_confirms_nothing, setup_stop, teardown),
 		cmocka_unit_test_setup_teardown(test_fatal_error_stops, setup_stop, teardown),
 		cmocka_unit_test_setup_teardown(test_caps_bound_the_queue, setup_caps, teardown),
+		cmocka_unit_test_setup_teardown(test_topics_by_aggregate_type, setup_stop, teardown),
 	};
 
 	return cmocka_run_group_tests_name("kafka on the mock cluster", tests, NULL, NULL);

@@ -6,6 +6,8 @@
  */
 #include "unit.h"
 
+#include <time.h>
+
 #include "event.h"
 
 #define HEAD "{\"v\":1,\"id\":\"e1\",\"aggregate_type\":\"order\",\"aggregate_id\":\"42\",\"event_type\":\"created\""
@@ -507,6 +509,120 @@ test_commit_time(void **state)
 	}
 }
 
+/* commit_time of an event whose commit_time is text; -1 if refused. */
+static int64_t
+commit_time_of(const char *text)
+{
+	char json[512];
+	ShipperEvent e;
+	char errstr[256];
+	int64_t usec;
+
+	snprintf(json, sizeof(json),
+			 "{\"v\":1,\"id\":\"1\",\"aggregate_type\":null,\"aggregate_id\":null,"
+			 "\"event_type\":null,\"payload\":null,\"headers\":null,\"created_at\":null,"
+			 "\"commit_lsn\":\"0/1\",\"commit_time\":\"%s\",\"seq\":0}",
+			 text);
+	if (event_parse(json, strlen(json), &e, errstr, sizeof(errstr)) != 0)
+		return -1;
+	usec = e.commit_time_usec;
+	event_free(&e);
+	return usec;
+}
+
+/*
+ * The plugin's form of commit_time is read without sscanf and timegm: it
+ * must give what they give, over years 0000 to 9999 and fields beyond
+ * their range (timegm carries them over), and leave other forms to them.
+ */
+static void
+test_commit_time_as_timegm(void **state)
+{
+	uint64_t x = UINT64_C(88172645463325252);
+	struct tm tm;
+	char text[64];
+	time_t want;
+	int i;
+
+	(void) state;
+	for (i = 0; i < 5000; i++)
+	{
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_year = (int) (x % 10000) - 1900;
+		tm.tm_mon = (int) ((x >> 14) % 12);
+		/* days, hours, minutes and seconds up to 99 */
+		tm.tm_mday = (int) ((x >> 18) % (i % 2 ? 100 : 29));
+		tm.tm_hour = (int) ((x >> 25) % (i % 3 ? 100 : 24));
+		tm.tm_min = (int) ((x >> 32) % (i % 5 ? 100 : 60));
+		tm.tm_sec = (int) ((x >> 39) % (i % 7 ? 100 : 61));
+		snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.5Z", tm.tm_year + 1900,
+				 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		want = timegm(&tm);
+		if (want == (time_t) -1)
+			EXPECT_U64(text, (uint64_t) -1, (uint64_t) commit_time_of(text));
+		else
+			EXPECT_U64(text, (uint64_t) ((int64_t) want * 1000000 + 500000),
+					   (uint64_t) commit_time_of(text));
+	}
+	/* Not the plugin's form, read as sscanf reads it. */
+	EXPECT_U64("month 13", UINT64_C(1798761600000000),
+			   (uint64_t) commit_time_of("2026-13-01T00:00:00Z"));
+	EXPECT_U64("month 0", UINT64_C(1764547200000000),
+			   (uint64_t) commit_time_of("2026-00-01T00:00:00Z"));
+	EXPECT_U64("signed year", (uint64_t) commit_time_of("0026-11-22T13:30:16Z"),
+			   (uint64_t) commit_time_of("+026-11-22T13:30:16Z"));
+	EXPECT_U64("epoch - 1 s", (uint64_t) -1, (uint64_t) commit_time_of("1969-12-31T23:59:59Z"));
+}
+
+/*
+ * event_reparse reuses one event's memory: what it parses is what
+ * event_parse parses, a failure leaves no field of the event before it
+ * set, and a larger message after smaller ones gets room.
+ */
+static void
+test_reparse(void **state)
+{
+	static const char small[] = EVENT("1");
+	char big[4096];
+	ShipperEvent e;
+	char errstr[512];
+
+	(void) state;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(0, event_reparse(real_event, strlen(real_event), &e, errstr, sizeof(errstr)));
+	assert_int_equal(2, e.nheaders);
+	EXPECT_STR("header 1 name", "traceparent", e.headers[1].name);
+	assert_int_equal(0, event_reparse(small, strlen(small), &e, errstr, sizeof(errstr)));
+	EXPECT_STR("id", "e1", e.id);
+	EXPECT_STR("event_type", "created", e.event_type);
+	EXPECT_BYTES("payload", "1", 1, e.payload, e.payload_len);
+	assert_int_equal(0, e.nheaders);
+	assert_int_equal(-1, event_reparse("{\"v\":1,\"id\":null}", 18, &e, errstr, sizeof(errstr)));
+	EXPECT_STR("error", "\"id\" must be a string at byte 12", errstr);
+	assert_null(e.id);
+	assert_null(e.event_type);
+	assert_int_equal(0, e.nheaders);
+	snprintf(big, sizeof(big),
+			 HEAD ",\"payload\":\"%0999d\",\"payload_invalid\":true"
+				  ",\"headers\":{\"a\":\"%0999d\",\"b\":[\"%0995d\"],\"c\":1,\"d\":2,\"e\":3}" MID_NO_HEADERS LAST,
+			 7, 8, 9);
+	if (event_reparse(big, strlen(big), &e, errstr, sizeof(errstr)) != 0)
+		fail_msg("big: %s", errstr);
+	assert_int_equal(5, e.nheaders);
+	EXPECT_U64("payload_len", 999, e.payload_len);
+	assert_true(e.payload == e.payload_copy);
+	EXPECT_U64("header a", 999, e.headers[0].value_len);
+	EXPECT_U64("header b", 999, e.headers[1].value_len);
+	EXPECT_STR("header e", "3", e.headers[4].value);
+	assert_int_equal(0, event_reparse(real_event, strlen(real_event), &e, errstr, sizeof(errstr)));
+	EXPECT_STR("id again", "00000000-0000-0000-0000-000000000001", e.id);
+	assert_int_equal(2, e.nheaders);
+	event_free(&e);
+}
+
 typedef struct RecoverCase
 {
 	const char *name;
@@ -613,6 +729,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_event),
 		cmocka_unit_test(test_commit_time),
+		cmocka_unit_test(test_commit_time_as_timegm),
+		cmocka_unit_test(test_reparse),
 		cmocka_unit_test(test_payload_bytes),
 		cmocka_unit_test(test_deep_payload),
 		cmocka_unit_test(test_string_fields),

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -55,6 +56,28 @@ test_lsn_format(void **state)
 	assert_string_equal(buf, "16/B374D848");
 	lsn_format(UINT64_MAX, buf);
 	assert_string_equal(buf, "FFFFFFFF/FFFFFFFF");
+}
+
+/* lsn_format is hand-written: it must print what "%X/%X" prints. */
+static void
+test_lsn_format_as_printf(void **state)
+{
+	char buf[LSN_TEXT_SIZE];
+	char want[LSN_TEXT_SIZE];
+	uint64_t lsn = UINT64_C(0x9E3779B97F4A7C15);
+	int shift;
+	int i;
+
+	for (i = 0; i < 2000; i++)
+	{
+		/* every length of both halves, and scrambled digits */
+		shift = i % 64;
+		lsn = lsn * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+		snprintf(want, sizeof(want), "%X/%X", (unsigned) ((lsn >> shift) >> 32),
+				 (unsigned) (lsn >> shift));
+		assert_int_equal(lsn_format(lsn >> shift, buf), strlen(want));
+		assert_string_equal(buf, want);
+	}
 }
 
 static void
@@ -157,6 +180,7 @@ main(void)
 		cmocka_unit_test(test_parse_boundaries),
 		cmocka_unit_test(test_lsn_parse),
 		cmocka_unit_test(test_lsn_format),
+		cmocka_unit_test(test_lsn_format_as_printf),
 		cmocka_unit_test(test_parse_xlogdata),
 		cmocka_unit_test(test_parse_keepalive),
 		cmocka_unit_test(test_parse_short_and_unknown),
