@@ -235,14 +235,24 @@ workload() {
 
 HZ=$(getconf CLK_TCK)
 postmaster_pid=$(head -n 1 "$work/pg/data/postmaster.pid")
-# The postmaster's children with no client connected: its auxiliary
-# processes.  A wire round starts once every client backend has exited.
-aux_children=$(pgrep -P "$postmaster_pid" | sort | tr '\n' ' ')
 reaped_cpu() { awk -v hz="$HZ" '{ printf "%.2f\n", ($16 + $17) / hz }' "/proc/$postmaster_pid/stat"; }
+# clients_running: a client backend or walsender of the postmaster is
+# running, or has exited and is not reaped yet (no command line then).
+clients_running() {
+	local pid cmd
+	for pid in $(pgrep -P "$postmaster_pid"); do
+		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
+		case $cmd in "" | "postgres: walsender "* | "postgres: postgres "*) return 0 ;; esac
+	done
+	return 1
+}
+# A wire round starts once every client backend was reaped, and ends once
+# its walsender was: meanwhile, the walsender is the only child whose CPU
+# the postmaster adds to its reaped children's.
 wait_no_clients() {
 	local deadline=$((SECONDS + 60))
-	until [ "$(pgrep -P "$postmaster_pid" | sort | tr '\n' ' ')" = "$aux_children" ]; do
-		[ $SECONDS -lt $deadline ] || die "client backends still running after 60 s: $(pgrep -P "$postmaster_pid" | tr '\n' ' ')"
+	while clients_running; do
+		[ $SECONDS -lt $deadline ] || die "client backends still running after 60 s: $(pgrep -a -P "$postmaster_pid" | tr '\n' ';')"
 		sleep 0.02
 	done
 }
