@@ -107,24 +107,22 @@ option_value(const PQconninfoOption *opts, const char *keyword)
  * libpq ignores a password file that its group or others may read, and
  * says so only with a raw line on stderr (which breaks JSON logs) before
  * "no password supplied".  A Kubernetes Secret volume is such a file
- * (0440 with fsGroup), so the shipper names it at start instead.
+ * (0440 with fsGroup), so the shipper names it at start instead.  Only a
+ * file the user named (passfile, PGPASSFILE): a stray ~/.pgpass is read by
+ * libpq only when the server asks for a password, which certificate
+ * authentication never does.
  */
 static int
 check_passfile(const PQconninfoOption *opts, char *errstr, size_t errstr_size)
 {
 	const char *path = option_value(opts, "passfile");
-	const char *home = getenv("HOME");
-	char default_path[1024];
 	struct stat st;
 
 	if (option_value(opts, "password") != NULL || (getenv("PGPASSWORD") && getenv("PGPASSWORD")[0]))
 		return 0;
-	if (path == NULL && (path = getenv("PGPASSFILE")) == NULL && home != NULL)
-	{
-		snprintf(default_path, sizeof(default_path), "%s/.pgpass", home);
-		path = default_path;
-	}
-	if (path == NULL || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	if (path == NULL)
+		path = getenv("PGPASSFILE");
+	if (path == NULL || path[0] == '\0' || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
 		(st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
 		return 0;
 	snprintf(errstr, errstr_size,
