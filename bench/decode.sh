@@ -235,27 +235,11 @@ workload() {
 
 HZ=$(getconf CLK_TCK)
 postmaster_pid=$(head -n 1 "$work/pg/data/postmaster.pid")
-reaped_cpu() { awk -v hz="$HZ" '{ printf "%.2f\n", ($16 + $17) / hz }' "/proc/$postmaster_pid/stat"; }
-# clients_running: a client backend or walsender of the postmaster is
-# running, or has exited and is not reaped yet (no command line then).
-clients_running() {
-	local pid cmd
-	for pid in $(pgrep -P "$postmaster_pid"); do
-		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
-		case $cmd in "" | "postgres: walsender "* | "postgres: postgres "*) return 0 ;; esac
-	done
-	return 1
-}
-# A wire round starts once every client backend was reaped, and ends once
-# its walsender was: meanwhile, the walsender is the only child whose CPU
-# the postmaster adds to its reaped children's.
-wait_no_clients() {
-	local deadline=$((SECONDS + 60))
-	while clients_running; do
-		[ $SECONDS -lt $deadline ] || die "client backends still running after 60 s: $(pgrep -a -P "$postmaster_pid" | tr '\n' ';')"
-		sleep 0.02
-	done
-}
+# children_cpu_seconds, clients_running, wait_no_clients.  A wire round
+# starts once every client backend was reaped, and ends once its walsender
+# was: meanwhile, the walsender is the only child whose CPU the postmaster
+# adds to its reaped children's.
+source bench/postmaster.sh
 
 peek_function() {
 	if [ "$1" = pgoutput ]; then
@@ -287,7 +271,7 @@ wire_once() {	# wire_once SHAPE PLUGIN ROUND: prints "seconds cpu_seconds"
 	local shape=$1 p=$2 r=$3 slot t0 t1 c0 c1 confirmed
 	slot=wire_${shape}_${p}_$r
 	wait_no_clients
-	c0=$(reaped_cpu)
+	c0=$(children_cpu_seconds "$postmaster_pid")
 	t0=$(date +%s.%N)
 	# shellcheck disable=SC2046
 	timeout "$WIRE_TIMEOUT" pg_recvlogical -h 127.0.0.1 -p "$port" -U postgres \
@@ -297,7 +281,7 @@ wire_once() {	# wire_once SHAPE PLUGIN ROUND: prints "seconds cpu_seconds"
 	t1=$(date +%s.%N)
 	# The walsender exits after pg_recvlogical; its CPU counts once reaped.
 	wait_no_clients
-	c1=$(reaped_cpu)
+	c1=$(children_cpu_seconds "$postmaster_pid")
 	# A run that stopped early would look fast: the slot must have been
 	# confirmed up to the end of the workload.
 	confirmed=$(q -c "SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots WHERE slot_name = '$slot'")

@@ -89,8 +89,8 @@ sql "CREATE EXTENSION outbox_pg" >/dev/null
 
 # CPU seconds of a live process, all its threads (utime + stime).
 cpu_seconds() { awk -v hz="$HZ" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
-# CPU seconds of the children a process has waited for (cutime + cstime).
-children_cpu_seconds() { awk -v hz="$HZ" '{ print ($16 + $17) / hz }' "/proc/$1/stat"; }
+# children_cpu_seconds, clients_running, wait_no_clients
+source bench/postmaster.sh
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
@@ -140,24 +140,6 @@ wait_flushed() {
 		[ $SECONDS -lt $deadline ] || die "WAL not flushed up to $1 within 60 s"
 		sql "SELECT pg_switch_wal()" >/dev/null
 		sleep 0.1
-	done
-}
-
-# clients_running: a client backend or walsender of the postmaster is
-# running, or has exited and is not reaped yet (no command line then).
-clients_running() {
-	local pid cmd
-	for pid in $(pgrep -P "$postmaster_pid"); do
-		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
-		case $cmd in "" | "postgres: walsender "* | "postgres: postgres "*) return 0 ;; esac
-	done
-	return 1
-}
-wait_no_clients() {
-	local deadline=$((SECONDS + 60))
-	while clients_running; do
-		[ $SECONDS -lt $deadline ] || die "client backends still running after 60 s: $(pgrep -a -P "$postmaster_pid" | tr '\n' ';')"
-		sleep 0.02
 	done
 }
 
