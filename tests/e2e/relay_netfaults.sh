@@ -118,29 +118,24 @@ note_behind() {
 # sets FAULT_START, FAULT_END and NOTICED (seconds until the shipper closed
 # the connection, or "-").
 
-fault_latency() {
+# both_ways PROXY NAME TYPE ATTRIBUTE...: a toxic in each direction for 8 s.
+both_ways() {
+	local proxy=$1 name=$2 type=$3
+	shift 3
 	FAULT_START=$(now)
-	toxi toxic "$1" lat_down latency downstream latency=200 jitter=100
-	toxi toxic "$1" lat_up latency upstream latency=200 jitter=100
+	toxi toxic "$proxy" "${name}_down" "$type" downstream "$@"
+	toxi toxic "$proxy" "${name}_up" "$type" upstream "$@"
 	sleep 8
 	note_behind
-	toxi untoxic "$1" lat_down
-	toxi untoxic "$1" lat_up
+	toxi untoxic "$proxy" "${name}_down"
+	toxi untoxic "$proxy" "${name}_up"
 	FAULT_END=$(now)
 	NOTICED=-
 }
 
-fault_bandwidth() {
-	FAULT_START=$(now)
-	toxi toxic "$1" bw_down bandwidth downstream rate=2
-	toxi toxic "$1" bw_up bandwidth upstream rate=2
-	sleep 8
-	note_behind
-	toxi untoxic "$1" bw_down
-	toxi untoxic "$1" bw_up
-	FAULT_END=$(now)
-	NOTICED=-
-}
+fault_latency() { both_ways "$1" lat latency latency=200 jitter=100; }
+
+fault_bandwidth() { both_ways "$1" bw bandwidth rate=2; }
 
 fault_reset_peer() {
 	FAULT_START=$(now)
