@@ -63,7 +63,6 @@ struct Stream
 	bool streaming;
 	bool flush_pending; /* libpq holds output the socket did not take */
 	Liveness liveness;
-	int silence_limit_ms;
 	/*
 	 * A false alarm would restart decoding from the slot's restart point:
 	 * if that fell in a transaction the server takes longer than the limit
@@ -1072,12 +1071,11 @@ stream_connect(Stream *stream, bool may_create, StreamInfo *info, char *errstr,
 	}
 	stream->streaming = true;
 	stream->flush_pending = false;
-	stream->silence_limit_ms = info->wal_sender_timeout_ms > 0 ? info->wal_sender_timeout_ms
-															   : DEFAULT_SILENCE_LIMIT_MS;
+	info->silence_limit_ms = info->wal_sender_timeout_ms > 0 ? info->wal_sender_timeout_ms
+															 : DEFAULT_SILENCE_LIMIT_MS;
 	if (stream->silence_factor > 1)
-		stream->silence_limit_ms *= stream->silence_factor;
-	info->silence_limit_ms = stream->silence_limit_ms;
-	liveness_start(&stream->liveness, (int64_t) stream->silence_limit_ms * 1000, monotonic_usec());
+		info->silence_limit_ms *= stream->silence_factor;
+	liveness_start(&stream->liveness, (int64_t) info->silence_limit_ms * 1000, monotonic_usec());
 	return STREAM_OK;
 }
 
@@ -1147,7 +1145,7 @@ stream_check_alive(Stream *stream, char *errstr, size_t errstr_size)
 	snprintf(errstr, errstr_size,
 			 "replication connection lost: no message from PostgreSQL for %.1f s, not even an answer to a status update that asked for one (silence limit %d ms: the server's wal_sender_timeout, or %d ms where that is 0, doubled after each silent link until the stream moves on) HINT: A network partition or a proxy that stopped forwarding looks like this; to find it sooner, lower wal_sender_timeout for the shipper alone: options=-c wal_sender_timeout=10s in the connection string.",
 			 (double) liveness_silent_usec(&stream->liveness, now) / 1e6,
-			 stream->silence_limit_ms, DEFAULT_SILENCE_LIMIT_MS);
+			 (int) (stream->liveness.limit_usec / 1000), DEFAULT_SILENCE_LIMIT_MS);
 	if (stream->silence_factor < 1)
 		stream->silence_factor = 1;
 	if (stream->silence_factor < MAX_SILENCE_FACTOR)
