@@ -120,17 +120,24 @@ check "second shipper stops cleanly" 0 "$EXIT_STATUS"
 # log collector) leaves the next log line blocked once the pipe is full.
 # /healthz says so meanwhile, and recovers when the pipe drains.
 mkfifo "$WORK/stall.fifo"
-# The pump copies the pipe into stall.log, and stops reading while
-# stall.pause exists.
+# The pump copies the pipe into stall.log.  While stall.pause exists it
+# reads nothing, and says so with stall.paused: the test fills the pipe only
+# then (a read already under way would empty what it filled).
 python3 -c '
-import os, sys, time
+import os, select, sys, time
 fifo, log, pause = sys.argv[1:]
-with open(fifo, "rb", buffering=0) as r, open(log, "ab", buffering=0) as w:
+fd = os.open(fifo, os.O_RDONLY)
+with open(log, "ab", buffering=0) as w:
     while True:
         if os.path.exists(pause):
+            open(pause + "d", "w").close()
             time.sleep(0.05)
             continue
-        data = r.read(65536)
+        if os.path.exists(pause + "d"):
+            os.unlink(pause + "d")
+        if not select.select([fd], [], [], 0.05)[0]:
+            continue
+        data = os.read(fd, 65536)
         if not data:
             break
         w.write(data)' "$WORK/stall.fifo" "$WORK/stall.log" "$WORK/stall.pause" &
@@ -141,6 +148,7 @@ P3=$(free_port)
 echo $! >"$WORK/stall.pid"
 wait_for "the stall shipper to stream" 30 grep -q 'streaming slot "stall"' "$WORK/stall.log"
 touch "$WORK/stall.pause"
+wait_for "the log reader to pause" 10 test -e "$WORK/stall.paused"
 # Fill what the pipe has room for, from here, without blocking.
 python3 -c '
 import errno, os, sys
