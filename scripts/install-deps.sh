@@ -10,7 +10,7 @@ PACKAGES=(
 	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	postgresql-15-wal2json
 	librdkafka-dev libjansson-dev libcmocka-dev kcat libmicrohttpd-dev
-	prometheus curl iproute2
+	curl iproute2 python3-yaml
 	debootstrap umoci skopeo python3-venv
 	openjdk-17-jre-headless maven
 	valgrind clang-format
@@ -18,7 +18,9 @@ PACKAGES=(
 	clang libclang-rt-dev
 )
 # Go builds Toxiproxy for the network-fault tests (scripts/toxiproxy.sh):
-# Debian's golang-go (1.19) unless a Go is there already.
+# Debian's golang-go (1.19) unless a Go is there already.  promtool
+# (scripts/promtool.sh) needs Go 1.26.7 or later, which Debian 12 lacks: a Go
+# in /usr/local/go or on PATH.
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	PACKAGES+=(golang-go)
 fi
@@ -53,9 +55,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-# Installing must not start system services (a Prometheus server on :9090,
-# for promtool's sake; a system PostgreSQL cluster): the project starts its
-# own servers, on loopback.  policy-rc.d is Debian's switch for that.
+# Installing must not start system services (a system PostgreSQL
+# cluster): the project starts its own servers, on loopback.  policy-rc.d is
+# Debian's switch for that.  (promtool is not Debian's: scripts/promtool.sh.)
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
 	printf '#!/bin/sh\nexit 101\n' >"$policy"
@@ -64,9 +66,4 @@ if [ ! -e "$policy" ]; then
 fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# ... nor at the next boot: we wanted promtool, not a Prometheus server.
-if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
-	[ -d /run/systemd/system ]; then
-	systemctl disable --quiet prometheus.service || true
-fi
 # postgresql-15 may still create a system cluster (not started): the tests never use it.

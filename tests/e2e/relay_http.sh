@@ -5,6 +5,8 @@
 # loop and shutdown.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+# The pinned promtool (built once into a cache), as prometheus_rules.sh uses.
+PROMTOOL=$("$E2E_ROOT/scripts/promtool.sh") || PROMTOOL="scripts/promtool.sh failed:"
 e2e_setup
 
 # status URL: the HTTP status code (000 when nothing answers)
@@ -46,7 +48,7 @@ target=$(current_lsn)
 wait_for "the shipper to confirm" 60 confirmed_reached "$target"
 wait_for "the counters to be published" 10 metric_is "$P1" outbox_shipper_events_received_total $((before + 120))
 curl -s "$A/metrics" >"$WORK/metrics.txt"
-promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.txt" 2>&1
+"$PROMTOOL" check metrics <"$WORK/metrics.txt" >"$WORK/promtool.txt" 2>&1
 check "promtool check metrics accepts /metrics" "0 " "$? $(cat "$WORK/promtool.txt")"
 check "events received moved by 120" $((before + 120)) "$(metric "$P1" outbox_shipper_events_received_total)"
 check "events shipped to order" 100 "$(metric "$P1" 'outbox_shipper_events_shipped_total{topic="outbox.event.order"}')"
