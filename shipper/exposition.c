@@ -165,6 +165,10 @@ render_identity(const MetricsView *view, TextBuffer *out)
 	for (s = 0; s < NUM_SHIPPER_STATES; s++)
 		text_append(out, PREFIX "state{state=\"%s\"} %d\n", state_names[s],
 					view->state == (ShipperState) s);
+	/* /healthz's test, for Prometheus: alerts need not probe /healthz. */
+	double_metric(out, PREFIX "main_loop_stalled_seconds", "gauge",
+				  "Seconds since the main loop last turned: near 0 while it turns; /healthz fails past --stall-timeout.",
+				  view->loop_silent_usec / 1e6);
 	if (view->kafka_reachable >= 0)
 		uint_metric(out, PREFIX "kafka_reachable", "gauge",
 					"1 when the last probe of the Kafka cluster (a metadata request) got an answer.",

@@ -188,6 +188,7 @@ metrics_scrape(Metrics *metrics, TextBuffer *out)
 {
 	pthread_mutex_lock(&metrics->lock);
 	metrics->view.now_usec = now_usec();
+	metrics->view.loop_silent_usec = monotonic_usec() - metrics->heartbeat_usec;
 	read_process_stats(&metrics->view);
 	metrics_render(&metrics->view, out);
 	pthread_mutex_unlock(&metrics->lock);

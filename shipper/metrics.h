@@ -66,6 +66,7 @@ typedef struct MetricsView
 	int kafka_below_min_isr; /* partitions refusing writes; -1 not probed yet */
 	/* Filled at render time: */
 	int64_t now_usec;
+	int64_t loop_silent_usec; /* since the main loop last published */
 	const char *version;
 	const char *librdkafka_version;
 	const char *libpq_version;

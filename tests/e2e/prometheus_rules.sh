@@ -40,7 +40,7 @@ fi
 e2e_setup "max_slot_wal_keep_size = 1GB"
 
 "$PROMTOOL" check rules "$RULES" >"$WORK/check-rules.txt" 2>&1
-check "promtool check rules accepts the alert rules" "0 SUCCESS: 12 rules found" \
+check "promtool check rules accepts the alert rules" "0 SUCCESS: 13 rules found" \
 	"$? $(grep -o 'SUCCESS: .*' "$WORK/check-rules.txt" || cat "$WORK/check-rules.txt")"
 
 "$PROMTOOL" test rules "$RULE_TESTS"/*.yaml >"$WORK/test-rules.txt" 2>&1
@@ -74,12 +74,25 @@ wait_for "the event to be confirmed" 60 confirmed_reached "$(current_lsn)"
 names_settled() {
 	curl -s --max-time 5 "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt" &&
 		"$PYTHON" "$CHECKER" names "$WORK/metrics.txt" "$DASHBOARD" "$RULES" >"$WORK/names.tsv" &&
-		! grep -qvP '\t(none|yes)\t\1$' "$WORK/names.tsv"
+		! grep -qvP '\t(\(none\)|yes)\t\1$' "$WORK/names.tsv"
 }
 wait_for "every metric the dashboard and rules read in /metrics" 30 names_settled
 "$PYTHON" "$CHECKER" names "$WORK/metrics.txt" "$DASHBOARD" "$RULES" >"$WORK/names.tsv"
 check "prometheus_rules.py names runs" 0 $?
 check_rules "$WORK/names.tsv"
+
+# The checks above report what they should: a metric the shipper does not
+# export, in the dashboard and in the rules.
+sed 's/outbox_shipper_inflight_bytes/outbox_shipper_inflight_kbytes/' "$DASHBOARD" >"$WORK/bad-dashboard.json"
+sed 's/outbox_shipper_kafka_reachable/outbox_shipper_kafka_up/' "$RULES" >"$WORK/bad.rules.yaml"
+"$PYTHON" "$CHECKER" names "$WORK/metrics.txt" "$WORK/bad-dashboard.json" "$WORK/bad.rules.yaml" >"$WORK/bad-names.tsv"
+check "a dashboard metric /metrics lacks is named" outbox_shipper_inflight_kbytes \
+	"$(grep -P '^dashboard: metrics not in' "$WORK/bad-names.tsv" | cut -f3)"
+check "a rule metric /metrics lacks is named" outbox_shipper_kafka_up \
+	"$(grep -P 'metrics neither in /metrics' "$WORK/bad-names.tsv" | cut -f3)"
+
+check "main_loop_stalled_seconds is near 0 on a shipper that turns" yes \
+	"$(awk '$1 == "outbox_shipper_main_loop_stalled_seconds" { print ($2 < 2.0 ? "yes" : $2) }' "$WORK/metrics.txt")"
 
 "$PROMTOOL" check metrics <"$WORK/metrics.txt" >"$WORK/check-metrics.txt" 2>&1
 check "promtool check metrics accepts /metrics" "0 " "$? $(cat "$WORK/check-metrics.txt")"

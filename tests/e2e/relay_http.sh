@@ -168,9 +168,14 @@ check "stalled loop: /healthz 503" 503 "$(status "http://127.0.0.1:$P3/healthz")
 check "stalled loop: /healthz says why" 1 \
 	"$(body "http://127.0.0.1:$P3/healthz" | grep -c '^stalled: the main loop has not turned for [0-9.]* s (limit 2.0 s)$')"
 check "stalled loop: not ready" 503 "$(status "http://127.0.0.1:$P3/readyz")"
+# The same test for Prometheus (alert OutboxShipperStalled reads it).
+check "stalled loop: main_loop_stalled_seconds is past the limit" yes \
+	"$(awk -v s="$(metric "$P3" outbox_shipper_main_loop_stalled_seconds)" 'BEGIN { print (s > 2.0 ? "yes" : s) }')"
 rm -f "$WORK/stall.pause"
 wait_for "/healthz to recover once the log drains" 20 is_status "http://127.0.0.1:$P3/healthz" 200
 check "log drained: /healthz 200 again" 200 "$(status "http://127.0.0.1:$P3/healthz")"
+check "log drained: main_loop_stalled_seconds under the limit again" yes \
+	"$(awk -v s="$(metric "$P3" outbox_shipper_main_loop_stalled_seconds)" 'BEGIN { print (s != "" && s < 2.0 ? "yes" : s) }')"
 kill -TERM "$(shipper_pid stall)"
 wait_exit stall 30
 check "stalled shipper stops on SIGTERM" 0 "$EXIT_STATUS"

@@ -63,6 +63,7 @@ test_values(void **state)
 	v.counters.events_dead_lettered = 1;
 	v.last_commit_usec = INT64_C(1795334400123456);
 	v.now_usec = INT64_C(1795334402623456);
+	v.loop_silent_usec = 1250000;
 	v.process_start_seconds = 1795334000.5;
 	v.process_cpu_seconds = 1.25;
 	v.process_rss_bytes = 24117248;
@@ -79,6 +80,8 @@ test_values(void **state)
 	expect_line(text, "outbox_shipper_state{state=\"standby\"} 0");
 	expect_line(text, "outbox_shipper_kafka_reachable 1");
 	expect_line(text, "outbox_shipper_kafka_partitions_below_min_isr 3");
+	expect_line(text, "# TYPE outbox_shipper_main_loop_stalled_seconds gauge");
+	expect_line(text, "outbox_shipper_main_loop_stalled_seconds 1.250000");
 	expect_line(text, "outbox_shipper_events_received_total 12");
 	expect_line(text, "outbox_shipper_events_skipped_total 2");
 	expect_line(text, "outbox_shipper_events_shipped_total{topic=\"outbox.event.customer\"} 3");
