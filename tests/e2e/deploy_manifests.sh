@@ -82,10 +82,10 @@ render() {
 	local name=$1
 	shift
 	"$HELM" template outbox-shipper "$CHART" "$@" >"$WORK/$name.yaml" 2>"$WORK/$name.err"
-	echo "$? $(cat "$WORK/$name.err")"
+	echo "$? $(head -n 1 "$WORK/$name.err")"
 }
 # kinds FILE: the rendered documents' kinds, one line
-kinds() { "$VENV/bin/python" -c 'import sys, yaml; print(" ".join(d["kind"] for d in yaml.safe_load_all(open(sys.argv[1])) if d))' "$1"; }
+kinds() { "$VENV/bin/python" -c 'import sys, yaml; print(" ".join(sorted(d["kind"] for d in yaml.safe_load_all(open(sys.argv[1])) if d)))' "$1"; }
 # drift FILE [EXTRA_KIND...]: helm_drift.py's rules, each a check
 drift() {
 	local file=$1 name expected actual
@@ -108,11 +108,11 @@ for values in "" "--set metrics.serviceMonitor.enabled=true"; do
 done
 
 check "helm template, default values" "0 " "$(render default)"
-check "default values: the plain manifests' kinds" "ConfigMap Service PodDisruptionBudget Deployment" \
+check "default values: the plain manifests' kinds" "ConfigMap Deployment PodDisruptionBudget Service" \
 	"$(kinds "$WORK/default.yaml")"
 check "helm template, ServiceMonitor on" "0 " "$(render monitor --set metrics.serviceMonitor.enabled=true)"
 check "ServiceMonitor on: one more object" \
-	"ConfigMap Service PodDisruptionBudget Deployment ServiceMonitor" "$(kinds "$WORK/monitor.yaml")"
+	"ConfigMap Deployment PodDisruptionBudget Service ServiceMonitor" "$(kinds "$WORK/monitor.yaml")"
 for version in "${K8S_VERSIONS[@]}"; do
 	for name in default monitor; do
 		# kubernetes-validate has no schema for a CRD's kind: the
@@ -150,9 +150,10 @@ check "drift check: replicaCount=3 differs from deployment.yaml at spec.replicas
 	"$(awk -F'\t' '$2 != $3 { print $1 "\t" $3 }' "$WORK/drift3.tsv")"
 # Values the plain manifests only show in comments.
 check "a grace period too short for the drain is refused" \
-	"1 Error: execution error at (outbox-shipper/templates/configmap.yaml:1:4): terminationGracePeriodSeconds (35) must exceed drainTimeout (30) by at least 10 s" \
+	"1 Error: execution error at (outbox-shipper/templates/deployment.yaml:1:4): terminationGracePeriodSeconds (35) must exceed drainTimeout (30) by at least 10 s" \
 	"$(render grace --set terminationGracePeriodSeconds=35)"
-render nosasl --set kafka.saslFromSecret=false --set-json 'kafka.properties={"security.protocol":"SSL"}' >/dev/null
+render nosasl --set kafka.saslFromSecret=false --set 'kafka.properties.security\.protocol=SSL' \
+	--set 'kafka.properties.sasl\.mechanism=null' >/dev/null
 check "Kafka without SASL: no SASL files, security.protocol SSL only" \
 	"PGPASSWORD | OUTBOX_KAFKA_SECURITY_PROTOCOL=SSL" \
 	"$("$VENV/bin/python" -c '
@@ -163,11 +164,11 @@ print(" ".join(e["name"] for e in c["env"]), "|",
       " ".join("%s=%s" % kv for kv in sorted(docs["ConfigMap"]["data"].items()) if kv[0].startswith("OUTBOX_KAFKA_")))' "$WORK/nosasl.yaml")"
 "$HELM" template shipper-b "$CHART" --set podDisruptionBudget.minAvailable=1 >"$WORK/other.yaml" 2>&1
 check "another release: its own names and instance label; PDB minAvailable 1" \
-	"ConfigMap/shipper-b-outbox-shipper Service/shipper-b-outbox-shipper-metrics PodDisruptionBudget/shipper-b-outbox-shipper Deployment/shipper-b-outbox-shipper shipper-b {'minAvailable': 1, 'unhealthyPodEvictionPolicy': 'AlwaysAllow', 'selector': {'matchLabels': {'app.kubernetes.io/name': 'outbox-shipper', 'app.kubernetes.io/instance': 'shipper-b'}}}" \
+	"ConfigMap/shipper-b-outbox-shipper Deployment/shipper-b-outbox-shipper PodDisruptionBudget/shipper-b-outbox-shipper Service/shipper-b-outbox-shipper-metrics shipper-b {'minAvailable': 1, 'unhealthyPodEvictionPolicy': 'AlwaysAllow', 'selector': {'matchLabels': {'app.kubernetes.io/name': 'outbox-shipper', 'app.kubernetes.io/instance': 'shipper-b'}}}" \
 	"$("$VENV/bin/python" -c '
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 by = {d["kind"]: d for d in docs}
-print(" ".join("%s/%s" % (d["kind"], d["metadata"]["name"]) for d in docs),
+print(" ".join(sorted("%s/%s" % (d["kind"], d["metadata"]["name"]) for d in docs)),
       by["Deployment"]["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"], by["PodDisruptionBudget"]["spec"])' "$WORK/other.yaml")"
 finish
