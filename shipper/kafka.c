@@ -897,9 +897,9 @@ kafka_create(const ShipperConfig *config, Tracker *tracker, Metrics *metrics,
 	kafka->wake_fds[0] = kafka->wake_fds[1] = -1;
 	kafka->template_uses[0] = strstr(config->topic_template, "{aggregate_type}") != NULL;
 	kafka->template_uses[1] = strstr(config->topic_template, "{event_type}") != NULL;
-	if (config->cloudevents_source)
-		kafka->ce_source_len = (size_t) snprintf(kafka->ce_source, sizeof(kafka->ce_source), "%s",
-												 config->cloudevents_source);
+	/* Until kafka_set_database says which database: never an empty source. */
+	kafka->ce_source_len = (size_t) snprintf(kafka->ce_source, sizeof(kafka->ce_source), "%s",
+											 config->cloudevents_source ? config->cloudevents_source : "/outbox_pg");
 	if ((conf = build_conf(kafka, errstr, errstr_size)) == NULL)
 	{
 		free_shell(kafka);
