@@ -8,7 +8,7 @@
 # (topic, partition, key bytes, value bytes in binary mode, headers).
 # Event headers posing as ce_ attributes never reach a record as such; an
 # event that cannot be a CloudEvent (no event_type) goes to the dead-letter
-# topic and the events after it are shipped.  About 45 s here (most of it
+# topic and the events after it are shipped.  36-49 s here (most of it
 # Kafka's start; the SDK's venv is installed once, ~10 s).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
