@@ -41,6 +41,11 @@ extern KafkaStatus kafka_dead_letter_malformed(Kafka *kafka, const char *message
 											   size_t len,
 											   const EventPosition *position,
 											   const char *error, TrackerTxn txn);
+/*
+ * The slot's database, said at each connection: the default CloudEvents
+ * source is built from it (--format=cloudevents*).
+ */
+extern void kafka_set_database(Kafka *kafka, const char *database);
 extern int kafka_wait_fd(const Kafka *kafka);
 extern void kafka_serve(Kafka *kafka);
 extern void kafka_poll(Kafka *kafka, int timeout_ms);

@@ -622,6 +622,7 @@ on_connected(Shipper *s, const StreamInfo *info)
 		s->said_duplicates = true;
 	}
 	tracker_restart(s->tracker, info->slot_confirmed, same_server);
+	kafka_set_database(s->kafka, info->dbname);
 	s->holding = false;
 	snprintf(s->system_id, sizeof(s->system_id), "%s", info->system_id);
 	s->timeline = info->timeline;
@@ -735,6 +736,10 @@ log_settings(const ShipperConfig *config)
 			 config->on_permanent_error == ON_ERROR_STOP ? "stop" : "dead-letter to ",
 			 config->on_permanent_error == ON_ERROR_STOP ? "" : config->dead_letter_topic,
 			 "");
+	if (config->format != FORMAT_PLAIN)
+		log_info("records are CloudEvents 1.0 in %s content mode, source %s",
+				 config->format == FORMAT_CLOUDEVENTS ? "binary" : "structured",
+				 config->cloudevents_source ? config->cloudevents_source : "/outbox_pg/<database>");
 	log_debug("in-flight caps %lld events, %lld bytes; status interval %.1f s; drain timeout %.1f s",
 			  config->max_inflight_events, config->max_inflight_bytes,
 			  config->status_interval, config->drain_timeout);
