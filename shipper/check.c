@@ -251,7 +251,8 @@ one_line(char *errstr, size_t errstr_size, const char *text)
  * replication), made within the timeout; NULL with errstr set.
  */
 static PGconn *
-pg_connect(const Check *c, bool replication, char *errstr, size_t errstr_size)
+pg_connect(const Check *c, bool replication, char *user, size_t user_size,
+		   char *errstr, size_t errstr_size)
 {
 	const char *keys[] = {"application_name", "dbname", "replication", NULL};
 	const char *values[] = {"outbox-shipper-check", c->config.conninfo,
@@ -269,6 +270,7 @@ pg_connect(const Check *c, bool replication, char *errstr, size_t errstr_size)
 	}
 	while (polling != PGRES_POLLING_OK)
 	{
+		snprintf(user, user_size, "%s", PQuser(conn) ? PQuser(conn) : "");
 		if (polling == PGRES_POLLING_FAILED || PQstatus(conn) == CONNECTION_BAD)
 		{
 			one_line(errstr, errstr_size, PQerrorMessage(conn));
@@ -342,18 +344,13 @@ copy_value(char *dst, size_t size, PGresult *res, int col)
 	snprintf(dst, size, "%s", PQgetisnull(res, 0, col) ? "" : PQgetvalue(res, 0, col));
 }
 
-/*
- * Everything the items need but the slot, in one query.  Every user may
- * read these; current_setting(.., true) is NULL for a setting the build
- * lacks (output_plugin_libraries is Debian's).
- */
+/* Everything the items need but the slot and the plugins; anyone may read it. */
 static const char *const SERVER_FACTS_SQL =
 	"SELECT current_setting('wal_level'),"
 	" current_setting('max_replication_slots')::int,"
 	" (SELECT count(*) FROM pg_catalog.pg_replication_slots)::int,"
 	" current_setting('max_wal_senders')::int,"
 	" (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'walsender')::int,"
-	" current_setting('output_plugin_libraries', true),"
 	" current_setting('max_slot_wal_keep_size'),"
 	" (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = '" PLUGIN "'),"
 	" (SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = '" PLUGIN "'),"
@@ -379,17 +376,48 @@ read_server_facts(Check *c, PGconn *conn, char *errstr, size_t errstr_size)
 	s->used_slots = atoi(PQgetvalue(res, 0, 2));
 	s->max_senders = atoi(PQgetvalue(res, 0, 3));
 	s->used_senders = atoi(PQgetvalue(res, 0, 4));
-	s->plugin_libraries_known = !PQgetisnull(res, 0, 5);
-	copy_value(s->plugin_libraries, sizeof(s->plugin_libraries), res, 5);
-	copy_value(s->keep_size, sizeof(s->keep_size), res, 6);
-	copy_value(s->extension_version, sizeof(s->extension_version), res, 7);
-	copy_value(s->extension_available, sizeof(s->extension_available), res, 8);
-	s->replication_role = strcmp(PQgetvalue(res, 0, 9), "t") == 0;
-	s->superuser = strcmp(PQgetvalue(res, 0, 10), "t") == 0;
-	copy_value(s->database, sizeof(s->database), res, 11);
-	copy_value(s->user, sizeof(s->user), res, 12);
+	copy_value(s->keep_size, sizeof(s->keep_size), res, 5);
+	copy_value(s->extension_version, sizeof(s->extension_version), res, 6);
+	copy_value(s->extension_available, sizeof(s->extension_available), res, 7);
+	s->replication_role = strcmp(PQgetvalue(res, 0, 8), "t") == 0;
+	s->superuser = strcmp(PQgetvalue(res, 0, 9), "t") == 0;
+	copy_value(s->database, sizeof(s->database), res, 10);
+	copy_value(s->user, sizeof(s->user), res, 11);
 	PQclear(res);
 	return 0;
+}
+
+/*
+ * output_plugin_libraries: NULL where the build lacks it (it is
+ * Debian's), and an error (insufficient_privilege) for roles that may not
+ * read it, as it is a superuser setting.
+ */
+static int
+read_plugin_libraries(Check *c, PGconn *conn, char *errstr, size_t errstr_size)
+{
+	ServerFacts *s = &c->server;
+	PGresult *res = pg_query(c, conn, "SELECT current_setting('output_plugin_libraries', true)",
+							 NULL, errstr, errstr_size);
+	const char *state;
+	int rc = 0;
+
+	if (res == NULL)
+		return -1;
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		s->plugin_libraries_state = PQgetisnull(res, 0, 0) ? LIBRARIES_UNKNOWN : LIBRARIES_SET;
+		copy_value(s->plugin_libraries, sizeof(s->plugin_libraries), res, 0);
+	}
+	else if (state != NULL && strcmp(state, "42501") == 0)
+		s->plugin_libraries_state = LIBRARIES_UNREADABLE;
+	else
+	{
+		result_error(res, errstr, errstr_size);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
 }
 
 static const char *const SLOT_FACTS_SQL =
@@ -463,7 +491,8 @@ check_replication(Check *c)
 {
 	PreflightItem *item = next_item(c);
 	char errstr[PREFLIGHT_TEXT];
-	PGconn *replication = pg_connect(c, true, errstr, sizeof(errstr));
+	char user[128];
+	PGconn *replication = pg_connect(c, true, user, sizeof(user), errstr, sizeof(errstr));
 
 	preflight_replication(replication ? NULL : errstr, &c->server, item);
 	print_item(c, item);
@@ -515,13 +544,15 @@ check_postgres(Check *c)
 	PreflightItem *item = next_item(c);
 	char errstr[PREFLIGHT_TEXT];
 	char server[PREFLIGHT_TEXT];
+	char user[128] = "";
 	PGconn *conn = NULL;
 	size_t i;
 	int rc = -1;
 
 	if (stream_check_conninfo(c->config.conninfo, errstr, sizeof(errstr)) == 0 &&
-		(conn = pg_connect(c, false, errstr, sizeof(errstr))) != NULL &&
+		(conn = pg_connect(c, false, user, sizeof(user), errstr, sizeof(errstr))) != NULL &&
 		read_server_facts(c, conn, errstr, sizeof(errstr)) == 0 &&
+		read_plugin_libraries(c, conn, errstr, sizeof(errstr)) == 0 &&
 		read_slot_facts(c, conn, errstr, sizeof(errstr)) == 0)
 		rc = 0;
 	if (rc == 0)
@@ -529,7 +560,7 @@ check_postgres(Check *c)
 				 PQhost(conn), PQport(conn), c->server.database, c->server.user,
 				 PQserverVersion(conn) / 10000);
 	PQfinish(conn);
-	preflight_connection(rc == 0 ? NULL : errstr, server, item);
+	preflight_connection(rc == 0 ? NULL : errstr, server, user, item);
 	print_item(c, item);
 	if (rc == 0)
 		check_postgres_items(c);

@@ -63,9 +63,35 @@ preflight_skip(const char *what, const char *why, PreflightItem *item)
 	item_detail(item, "not checked: %s", why);
 }
 
-/* error is NULL when the connection was made. */
+/*
+ * The fix for a refused connection, by the server's message.  A logical
+ * replication connection (replication=database) is matched in pg_hba.conf
+ * like any connection to its database: a "replication" line, which is for
+ * physical replication, does not cover it.
+ */
+static void
+connection_fix(const char *error, const char *user, PreflightItem *item)
+{
+	if (strstr(error, "pg_hba.conf") != NULL)
+		item_fix(item, "Let role \"%s\" connect to the database in pg_hba.conf, above any line that rejects it, e.g. \"hostssl mydb %s 10.0.0.0/8 scram-sha-256\", and reload; the shipper's replication=database connections match such a line (a \"replication\" line is for physical replication only).",
+				 user, user);
+	else if (strstr(error, "replication role") != NULL || strstr(error, "WAL sender") != NULL)
+		item_fix(item, "As a superuser: ALTER ROLE \"%s\" REPLICATION;", user);
+	else if (strstr(error, "max_wal_senders") != NULL)
+		item_fix(item, "Raise max_wal_senders in postgresql.conf and restart.");
+	else if (strstr(error, "password") != NULL)
+		item_fix(item, "Check the password (PGPASSWORD, passfile=) for role \"%s\".", user);
+	else if (strstr(error, "no answer") != NULL || strstr(error, "Connection refused") != NULL ||
+			 strstr(error, "could not translate host name") != NULL)
+		item_fix(item, "Check host and port in --dbname (OUTBOX_DBNAME) or PGHOST/PGPORT: the server must be up and reachable from here.");
+	else
+		item_fix(item, "Check --dbname (OUTBOX_DBNAME) and the PG* variables; the server's log says why it refused.");
+}
+
+/* error is NULL when the connection was made; user as the conninfo says. */
 void
-preflight_connection(const char *error, const char *server, PreflightItem *item)
+preflight_connection(const char *error, const char *server, const char *user,
+					 PreflightItem *item)
 {
 	if (error == NULL)
 	{
@@ -75,7 +101,7 @@ preflight_connection(const char *error, const char *server, PreflightItem *item)
 	}
 	item_start(item, PREFLIGHT_FAIL, "PostgreSQL connection");
 	item_detail(item, "%s", error);
-	item_fix(item, "Check --dbname (OUTBOX_DBNAME) and the PG* variables: host, port, user, password; the server must be up and reachable from here.");
+	connection_fix(error, user, item);
 }
 
 void
@@ -174,7 +200,14 @@ preflight_list_has(const char *list, const char *name)
 void
 preflight_plugin_allowed(const ServerFacts *server, PreflightItem *item)
 {
-	if (!server->plugin_libraries_known)
+	if (server->plugin_libraries_state == LIBRARIES_UNREADABLE)
+	{
+		preflight_skip("output_plugin_libraries", "", item);
+		item_detail(item, "not readable by role \"%s\" (superusers and pg_read_all_settings only): the output plugin line below says whether it allows " PLUGIN,
+					server->user);
+		return;
+	}
+	if (server->plugin_libraries_state == LIBRARIES_UNKNOWN)
 	{
 		item_start(item, PREFLIGHT_PASS, "output_plugin_libraries");
 		item_detail(item, "not a setting of this server: every installed plugin may be used");
@@ -235,9 +268,8 @@ preflight_role(const ServerFacts *server, PreflightItem *item)
 }
 
 /*
- * The server's refusal of a replication connection, by its message: the
- * messages are stable across majors (16 reworded the role's one, both
- * forms are here).
+ * The server's refusal of a replication connection, by its message (16
+ * reworded the role's one: both forms are known).
  */
 void
 preflight_replication(const char *error, const ServerFacts *server, PreflightItem *item)
@@ -250,17 +282,7 @@ preflight_replication(const char *error, const ServerFacts *server, PreflightIte
 	}
 	item_start(item, PREFLIGHT_FAIL, "replication connection");
 	item_detail(item, "%s", error);
-	if (strstr(error, "pg_hba.conf") != NULL)
-		item_fix(item, "Add a line for replication connections to pg_hba.conf above any that rejects them, e.g. \"hostssl replication %s 10.0.0.0/8 scram-sha-256\" (the database column must say replication; \"all\" does not match it), and reload.",
-				 server->user);
-	else if (strstr(error, "replication role") != NULL || strstr(error, "WAL sender") != NULL)
-		item_fix(item, "As a superuser: ALTER ROLE \"%s\" REPLICATION;", server->user);
-	else if (strstr(error, "max_wal_senders") != NULL)
-		item_fix(item, "Raise max_wal_senders in postgresql.conf and restart.");
-	else if (strstr(error, "password") != NULL)
-		item_fix(item, "Check the password (PGPASSWORD, passfile=) for role \"%s\".", server->user);
-	else
-		item_fix(item, "See the server's log for why it refused the connection.");
+	connection_fix(error, server->user, item);
 }
 
 /*

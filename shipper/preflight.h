@@ -31,7 +31,18 @@ typedef struct PreflightItem
 	char fix[PREFLIGHT_TEXT]; /* "" when there is nothing to do */
 } PreflightItem;
 
-/* What one query on an ordinary connection says about the server. */
+/*
+ * output_plugin_libraries, Debian's setting: other builds lack it, and it
+ * is for superusers (and pg_read_all_settings) to read.
+ */
+typedef enum PluginLibraries
+{
+	LIBRARIES_SET,
+	LIBRARIES_UNKNOWN, /* not a setting of this build */
+	LIBRARIES_UNREADABLE /* the role may not read it */
+} PluginLibraries;
+
+/* What an ordinary connection says about the server. */
 typedef struct ServerFacts
 {
 	char wal_level[32];
@@ -39,8 +50,8 @@ typedef struct ServerFacts
 	int used_slots; /* every slot, of every database and type */
 	int max_senders;
 	int used_senders; /* walsenders running now */
-	bool plugin_libraries_known; /* false: the build lacks the setting */
-	char plugin_libraries[512];
+	PluginLibraries plugin_libraries_state;
+	char plugin_libraries[512]; /* LIBRARIES_SET: its value */
 	char keep_size[32]; /* max_slot_wal_keep_size as SHOW says it */
 	char extension_version[32]; /* installed in this database, or "" */
 	char extension_available[32]; /* default_version of the files, or "" */
@@ -76,7 +87,7 @@ typedef struct TopicFacts
 } TopicFacts;
 
 extern void preflight_connection(const char *error, const char *server,
-								 PreflightItem *item);
+								 const char *user, PreflightItem *item);
 extern void preflight_wal_level(const ServerFacts *server, PreflightItem *item);
 extern void preflight_slots(const ServerFacts *server, const SlotFacts *slot,
 							PreflightItem *item);

@@ -24,7 +24,7 @@ good_server(void)
 	s.used_slots = 1;
 	s.max_senders = 10;
 	s.used_senders = 0;
-	s.plugin_libraries_known = true;
+	s.plugin_libraries_state = LIBRARIES_SET;
 	strcpy(s.plugin_libraries, "pgoutput, outbox_pg");
 	strcpy(s.keep_size, "50GB");
 	strcpy(s.extension_version, "0.1");
@@ -167,12 +167,18 @@ test_plugin_allowed(void **state)
 
 	preflight_plugin_allowed(&s, &item);
 	expect_item("listed", &item, PREFLIGHT_PASS, "'pgoutput, outbox_pg' allows outbox_pg", NULL);
-	s.plugin_libraries_known = false;
+	s.plugin_libraries_state = LIBRARIES_UNKNOWN;
 	s.plugin_libraries[0] = '\0';
 	preflight_plugin_allowed(&s, &item);
 	expect_item("unrecognized", &item, PREFLIGHT_PASS,
 				"not a setting of this server: every installed plugin may be used", NULL);
-	s.plugin_libraries_known = true;
+	/* A superuser setting: the plugin's own line answers for other roles. */
+	s.plugin_libraries_state = LIBRARIES_UNREADABLE;
+	preflight_plugin_allowed(&s, &item);
+	expect_item("unreadable", &item, PREFLIGHT_SKIP,
+				"not readable by role \"shipper\" (superusers and pg_read_all_settings only): the output plugin line below says whether it allows outbox_pg",
+				NULL);
+	s.plugin_libraries_state = LIBRARIES_SET;
 	strcpy(s.plugin_libraries, "pgoutput, test_decoding");
 	preflight_plugin_allowed(&s, &item);
 	expect_item("not listed", &item, PREFLIGHT_FAIL,
@@ -233,16 +239,17 @@ test_replication_refusals(void **state)
 		const char *error;
 		const char *fix_part;
 	} cases[] = {
-		{"connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  pg_hba.conf rejects replication connection for host \"127.0.0.1\", user \"shipper\", no encryption",
-		 "\"hostssl replication shipper"},
-		{"FATAL:  no pg_hba.conf entry for replication connection from host \"10.1.2.3\", user \"shipper\", SSL encryption",
-		 "the database column must say replication"},
+		{"connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  pg_hba.conf rejects connection for host \"127.0.0.1\", user \"shipper\", database \"app\", no encryption",
+		 "\"hostssl mydb shipper 10.0.0.0/8 scram-sha-256\""},
+		{"FATAL:  no pg_hba.conf entry for host \"10.1.2.3\", user \"shipper\", database \"app\", SSL encryption",
+		 "a \"replication\" line is for physical replication only"},
 		{"FATAL:  must be superuser or replication role to start walsender", "ALTER ROLE \"shipper\" REPLICATION;"},
 		{"FATAL:  permission denied to start WAL sender", "ALTER ROLE \"shipper\" REPLICATION;"},
 		{"FATAL:  number of requested standby connections exceeds max_wal_senders (currently 1)",
 		 "Raise max_wal_senders"},
 		{"FATAL:  password authentication failed for user \"shipper\"", "Check the password"},
-		{"no answer from db:5432 within 10 s", "See the server's log"},
+		{"no answer from db:5432 within 10 s", "must be up and reachable"},
+		{"FATAL:  the database system is starting up", "the server's log says why"},
 	};
 	ServerFacts s = good_server();
 	PreflightItem item;
@@ -524,9 +531,12 @@ test_one_line(void **state)
 {
 	PreflightItem item;
 
-	preflight_connection("FATAL:  database \"x\" does not exist\nDETAIL: more", "", &item);
+	preflight_connection("FATAL:  database \"x\" does not exist\nDETAIL: more", "", "shipper", &item);
 	expect_item("newline", &item, PREFLIGHT_FAIL, "FATAL:  database \"x\" does not exist", "--dbname");
-	preflight_connection(NULL, "db:5432, database \"app\" as \"shipper\", PostgreSQL 15", &item);
+	preflight_connection("FATAL:  pg_hba.conf rejects connection for host \"[local]\", user \"shipper\", database \"app\", no encryption",
+						 "", "shipper", &item);
+	EXPECT_CONTAINS("pg_hba", "Let role \"shipper\" connect to the database in pg_hba.conf", item.fix);
+	preflight_connection(NULL, "db:5432, database \"app\" as \"shipper\", PostgreSQL 15", "shipper", &item);
 	expect_item("connected", &item, PREFLIGHT_PASS,
 				"db:5432, database \"app\" as \"shipper\", PostgreSQL 15", NULL);
 }
