@@ -64,7 +64,7 @@ holder=$!
 wait_for "the walsender to be held" 30 test "$(psql -qXAt -c \
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'")" = 1
 DEAD=127.0.0.1:$(free_port)
-run_check unready -b "$DEAD"
+run_check unready -b "$DEAD" --timeout 2
 check "not ready: exit status 2" 2 "$STATUS"
 check "wal_level replica fails" \
 	"[FAIL] wal_level: replica: logical decoding needs logical" "$(item unready wal_level)"
@@ -87,7 +87,7 @@ check "max_slot_wal_keep_size -1 warns, explaining the risk" \
 	"[warn] max_slot_wal_keep_size: -1 (unlimited): while the shipper is stopped or Kafka down, the slot retains WAL until the disk is full, and a full disk stops the primary" \
 	"$(item unready max_slot_wal_keep_size)"
 check "an unreachable Kafka fails" 1 \
-	"$(item unready Kafka | grep -c "^\[FAIL\] Kafka: no metadata from $DEAD within 5 s (_[A-Z_]*): .*Connection refused")"
+	"$(item unready Kafka | grep -c "^\[FAIL\] Kafka: no metadata from $DEAD within 2 s (_[A-Z_]*): .*Connection refused")"
 check "... and its topics are not checked" "[skip] topics: not checked: Kafka did not answer" \
 	"$(item unready topics)"
 check "the summary counts it" "not ready: 4 passed, 1 warning, 6 failed, 2 skipped" \
