@@ -25,6 +25,8 @@
 #include <langinfo.h>
 #include <locale.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,8 @@
 #define CHECK_ITEMS_MAX 64
 #define CHECK_TOPICS_MAX 32
 #define DEFAULT_TIMEOUT_S 10.0
+/* How long a cancel request may take before the check goes on without it. */
+#define CANCEL_WAIT_MS 2000
 #define PLUGIN "outbox_pg"
 
 typedef struct CheckOptions
@@ -289,6 +293,69 @@ pg_connect(const Check *c, bool replication, char *user, size_t user_size,
 	return conn;
 }
 
+/* A cancel request on its own thread; freed by whoever finishes last. */
+typedef struct Cancel
+{
+	PGcancel *cancel;
+	atomic_int owners; /* the thread and the waiter */
+	atomic_bool done;
+} Cancel;
+
+static void
+cancel_release(Cancel *c)
+{
+	if (atomic_fetch_sub(&c->owners, 1) == 1)
+	{
+		PQfreeCancel(c->cancel);
+		free(c);
+	}
+}
+
+static void *
+cancel_thread(void *arg)
+{
+	Cancel *c = arg;
+	char err[256];
+
+	(void) PQcancel(c->cancel, err, sizeof(err));
+	atomic_store(&c->done, true);
+	cancel_release(c);
+	return NULL;
+}
+
+/*
+ * Asks the server to cancel the command that did not answer in time: a
+ * slot creation waiting for an old transaction would otherwise hold its
+ * walsender and slot until that transaction ends, the connection closed
+ * or not.  PQcancel has no timeout of its own, so it runs on a thread,
+ * waited for at most CANCEL_WAIT_MS.
+ */
+static void
+cancel_command(PGconn *conn)
+{
+	Cancel *c = calloc(1, sizeof(Cancel));
+	pthread_t thread;
+	int64_t deadline = now_usec() + CANCEL_WAIT_MS * INT64_C(1000);
+
+	if (c == NULL || (c->cancel = PQgetCancel(conn)) == NULL)
+	{
+		free(c);
+		return;
+	}
+	atomic_init(&c->owners, 2);
+	atomic_init(&c->done, false);
+	if (pthread_create(&thread, NULL, cancel_thread, c) != 0)
+	{
+		PQfreeCancel(c->cancel);
+		free(c);
+		return;
+	}
+	pthread_detach(thread);
+	while (!atomic_load(&c->done) && now_usec() < deadline)
+		poll(NULL, 0, 10);
+	cancel_release(c);
+}
+
 /*
  * Runs sql (with up to one parameter, on an ordinary connection) within
  * the timeout.  Returns the result, whatever its status, or NULL with
@@ -315,6 +382,7 @@ pg_query(const Check *c, PGconn *conn, const char *sql, const char *param,
 		if (!wait_fd(PQsocket(conn), POLLIN, deadline))
 		{
 			snprintf(errstr, errstr_size, "no answer within %.0f s", c->options.timeout);
+			cancel_command(conn);
 			return NULL;
 		}
 		if (!PQconsumeInput(conn))
