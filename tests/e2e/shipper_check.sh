@@ -9,9 +9,10 @@
 # Kafka runs with topic auto-creation off and the StandardAuthorizer with
 # allow.everyone.if.no.acl.found, so one DENY ACL makes a topic refuse
 # writes (the produce test's refusal is a real TOPIC_AUTHORIZATION_FAILED).
-# 52 s and 72 s measured here (2 cores shared with other work), most of it
-# Kafka's start, the JVMs that create topics and the ACL, and the timeouts
-# the silent-server and open-transaction cases wait out (2 s each).
+# 19 s measured here on a quiet 2-core machine, 52 to 72 s while other
+# sessions loaded it; most of it Kafka's start, the JVMs that create topics
+# and the ACL, and the timeouts the unreachable-Kafka, silent-server and
+# open-transaction cases wait out (2 s each).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
