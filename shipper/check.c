@@ -66,6 +66,7 @@ typedef struct Check
 	int nitems;
 	ServerFacts server;
 	SlotFacts slot;
+	rd_kafka_conf_t *kafka_conf; /* until rd_kafka_new takes it */
 	/* librdkafka's last error, from error_cb (served by rd_kafka_poll). */
 	char kafka_error[512];
 	/* The test record's delivery report. */
@@ -617,8 +618,7 @@ check_postgres(Check *c)
 	size_t i;
 	int rc = -1;
 
-	if (stream_check_conninfo(c->config.conninfo, errstr, sizeof(errstr)) == 0 &&
-		(conn = pg_connect(c, false, user, sizeof(user), errstr, sizeof(errstr))) != NULL &&
+	if ((conn = pg_connect(c, false, user, sizeof(user), errstr, sizeof(errstr))) != NULL &&
 		read_server_facts(c, conn, errstr, sizeof(errstr)) == 0 &&
 		read_plugin_libraries(c, conn, errstr, sizeof(errstr)) == 0 &&
 		read_slot_facts(c, conn, errstr, sizeof(errstr)) == 0)
@@ -863,15 +863,17 @@ check_kafka(Check *c)
 {
 	PreflightItem *item = next_item(c);
 	char errstr[PREFLIGHT_TEXT];
-	rd_kafka_conf_t *conf = producer_conf(c, errstr, sizeof(errstr));
-	rd_kafka_t *rk = NULL;
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c->kafka_conf, errstr, sizeof(errstr));
 	int brokers = -1;
 
-	if (conf != NULL && (rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))) == NULL)
-		rd_kafka_conf_destroy(conf);
-	if (rk != NULL)
+	if (rk == NULL)
+		preflight_kafka(-1, errstr, item);
+	else
+	{
+		c->kafka_conf = NULL; /* rd_kafka_new took it */
 		brokers = kafka_brokers(c, rk, errstr, sizeof(errstr));
-	preflight_kafka(brokers, brokers >= 0 ? NULL : errstr, item);
+		preflight_kafka(brokers, brokers >= 0 ? NULL : errstr, item);
+	}
 	print_item(c, item);
 	if (brokers < 0)
 	{
@@ -930,7 +932,10 @@ print_summary(const Check *c, int status)
 		   counts[PREFLIGHT_FAIL], counts[PREFLIGHT_SKIP]);
 }
 
-/* The configuration, or -1 with errstr set (exit 1, as the daemon's). */
+/*
+ * The configuration, or -1 with errstr set: exit 1, as the daemon's for the
+ * same flags, variables, connection string, password file or properties.
+ */
 static int
 configure(Check *c, int argc, char **argv, char **envp, char *errstr, size_t errstr_size)
 {
@@ -944,7 +949,12 @@ configure(Check *c, int argc, char **argv, char **envp, char *errstr, size_t err
 			 config_parse(nrest, rest, envp, &c->config, errstr, errstr_size) == 0)
 		rc = c->config.show_help || c->config.show_version ? 0 : implied_topics(c, errstr, errstr_size);
 	free(rest);
-	return rc;
+	if (rc != 0 || c->config.show_help || c->config.show_version)
+		return rc;
+	if (stream_check_conninfo(c->config.conninfo, errstr, errstr_size) != 0 ||
+		(c->kafka_conf = producer_conf(c, errstr, errstr_size)) == NULL)
+		return -1;
+	return 0;
 }
 
 static void
@@ -954,6 +964,8 @@ check_free(Check *c)
 
 	for (i = 0; i < c->options.ntopics; i++)
 		free(c->options.topics[i]);
+	if (c->kafka_conf != NULL)
+		rd_kafka_conf_destroy(c->kafka_conf);
 	config_free(&c->config);
 	free(c);
 }

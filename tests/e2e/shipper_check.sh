@@ -309,5 +309,13 @@ check "... the daemon's message" \
 "$SHIPPER" check -b "$BROKERS" --timeout 0 >"$WORK/usage.out" 2>&1
 check "a bad --timeout: exit status 1" "1 outbox-shipper check: --timeout must be a number of seconds from 1 to 600, not \"0\"" \
 	"$? $(cat "$WORK/usage.out")"
+"$SHIPPER" check -d "$CONNINFO" -b "$BROKERS" -X no.such.property=1 >"$WORK/usage.out" 2>&1
+check "a bad librdkafka property: exit status 1, before any item" \
+	"1 outbox-shipper check: invalid Kafka property no.such.property (-X): No such configuration property: \"no.such.property\"" \
+	"$? $(cat "$WORK/usage.out")"
+"$SHIPPER" check -d "$CONNINFO no_such_option=1" -b "$BROKERS" >"$WORK/usage.out" 2>&1
+check "a bad connection string: exit status 1, before any item" \
+	"1 outbox-shipper check: invalid connection string: invalid connection option \"no_such_option\"" \
+	"$? $(cat "$WORK/usage.out")"
 echo "# $((SECONDS - started)) s after the servers started"
 finish
