@@ -1798,3 +1798,32 @@ kafka_probe_min_isr(Kafka *kafka, int timeout_ms, char *example,
 	rd_kafka_metadata_destroy(metadata);
 	return below;
 }
+
+/*
+ * The configuration kafka_create gives its producer (defaults, properties,
+ * files), for `outbox-shipper check` (check.c), which makes a producer of
+ * its own with it: no opaque, no delivery or error callback (the caller
+ * sets its own).  The caller owns it.
+ */
+struct rd_kafka_conf_s *
+kafka_conf_copy(const ShipperConfig *config, char *errstr, size_t errstr_size)
+{
+	Kafka *shell = calloc(1, sizeof(Kafka));
+	rd_kafka_conf_t *conf;
+
+	if (shell == NULL)
+	{
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	shell->config = config;
+	conf = build_conf(shell, errstr, errstr_size);
+	free_shell(shell);
+	if (conf != NULL)
+	{
+		rd_kafka_conf_set_opaque(conf, NULL);
+		rd_kafka_conf_set_dr_msg_cb(conf, NULL);
+		rd_kafka_conf_set_error_cb(conf, NULL);
+	}
+	return conf;
+}

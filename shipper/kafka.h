@@ -73,4 +73,12 @@ extern int kafka_probe_min_isr(Kafka *kafka, int timeout_ms, char *example,
 struct rd_kafka_s;
 extern struct rd_kafka_s *kafka_handle(Kafka *kafka);
 
+/*
+ * The producer configuration kafka_create would use, without its opaque
+ * and callbacks, for `outbox-shipper check`; the caller owns it.
+ */
+struct rd_kafka_conf_s;
+extern struct rd_kafka_conf_s *kafka_conf_copy(const ShipperConfig *config,
+											   char *errstr, size_t errstr_size);
+
 #endif /* SHIPPER_KAFKA_H */

@@ -26,6 +26,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "check.h"
 #include "clock.h"
 #include "config.h"
 #include "event.h"
@@ -841,6 +842,9 @@ main(int argc, char **argv)
 	Shipper s;
 	int status;
 
+	/* `outbox-shipper check ...`: the preflight (check.c), then exit. */
+	if (argc > 1 && strcmp(argv[1], "check") == 0)
+		return check_main(argc - 1, argv + 1, environ);
 	memset(&s, 0, sizeof(s));
 	if ((status = early_exit(&s, argc, argv)) >= 0)
 		return status;
