@@ -30,6 +30,11 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 override CPPFLAGS := -I$(srcdir)/plugin $(CPPFLAGS)
+# A VPATH build (pg_buildext builds one directory per major for the Debian
+# packages) writes the objects under plugin/ there, which nothing creates.
+ifdef VPATH
+$(shell mkdir -p plugin)
+endif
 # A callback whose signature drifted between majors compiles with a warning
 # and misbehaves silently: warnings are errors, on every major.
 PG_CFLAGS += -Werror

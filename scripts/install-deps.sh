@@ -16,6 +16,7 @@ PACKAGES=(
 	valgrind clang-format
 	python3-hypothesis python3-psycopg2
 	clang libclang-rt-dev
+	debhelper postgresql-server-dev-all lintian help2man mandoc
 )
 # Go builds Toxiproxy for the network-fault tests (scripts/toxiproxy.sh):
 # Debian's golang-go (1.19) unless a Go is there already.

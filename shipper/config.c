@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cloudevents.h"
 #include "topic.h"
 
 typedef enum OptionId
@@ -37,6 +38,8 @@ typedef enum OptionId
 	OPT_BROKERS,
 	OPT_TOPIC_TEMPLATE,
 	OPT_VALUE,
+	OPT_FORMAT,
+	OPT_CLOUDEVENTS_SOURCE,
 	OPT_KAFKA_PROPERTY,
 	OPT_KAFKA_PROPERTY_FILE,
 	OPT_MAX_INFLIGHT_EVENTS,
@@ -73,6 +76,8 @@ static const OptionSpec options[] = {
 	{"brokers", 'b', "OUTBOX_BROKERS", true, OPT_BROKERS},
 	{"topic-template", 't', "OUTBOX_TOPIC_TEMPLATE", true, OPT_TOPIC_TEMPLATE},
 	{"value", 0, "OUTBOX_VALUE", true, OPT_VALUE},
+	{"format", 0, "OUTBOX_FORMAT", true, OPT_FORMAT},
+	{"cloudevents-source", 0, "OUTBOX_CLOUDEVENTS_SOURCE", true, OPT_CLOUDEVENTS_SOURCE},
 	{"kafka-property", 'X', NULL, true, OPT_KAFKA_PROPERTY},
 	{"kafka-property-file", 0, NULL, true, OPT_KAFKA_PROPERTY_FILE},
 	{"max-inflight-events", 0, "OUTBOX_MAX_INFLIGHT_EVENTS", true, OPT_MAX_INFLIGHT_EVENTS},
@@ -122,8 +127,17 @@ config_usage(void)
 		   "  -b, --brokers=HOST:PORT,...  bootstrap servers (OUTBOX_BROKERS)\n"
 		   "  -t, --topic-template=TMPL    topic of each event (OUTBOX_TOPIC_TEMPLATE,\n"
 		   "                               default outbox.event.{aggregate_type}; also {event_type})\n"
-		   "      --value=payload|envelope the record value: the event's payload (default) or\n"
+		   "      --value=payload|envelope\n"
+		   "                               the record value: the event's payload (default) or\n"
 		   "                               the whole event as the plugin wrote it (OUTBOX_VALUE)\n"
+		   "      --format=plain|cloudevents|cloudevents-structured\n"
+		   "                               the record: as it is (default), a CloudEvent in\n"
+		   "                               binary content mode (ce_ headers, the same value),\n"
+		   "                               or in structured mode (the value is a JSON\n"
+		   "                               CloudEvent) (OUTBOX_FORMAT)\n"
+		   "      --cloudevents-source=URI-REFERENCE\n"
+		   "                               the CloudEvents source attribute\n"
+		   "                               (OUTBOX_CLOUDEVENTS_SOURCE, default /outbox_pg/DATABASE)\n"
 		   "  -X, --kafka-property=NAME=VALUE\n"
 		   "                               any librdkafka property, repeatable\n"
 		   "                               (OUTBOX_KAFKA_<NAME>, e.g. OUTBOX_KAFKA_SASL_PASSWORD)\n"
@@ -138,7 +152,8 @@ config_usage(void)
 		   "                               an event Kafka refuses for good: stop without confirming\n"
 		   "                               it (default), or produce it to --dead-letter-topic\n"
 		   "                               (OUTBOX_ON_PERMANENT_ERROR)\n"
-		   "      --dead-letter-topic=NAME (OUTBOX_DEAD_LETTER_TOPIC); under either policy,\n"
+		   "      --dead-letter-topic=NAME\n"
+		   "                               (OUTBOX_DEAD_LETTER_TOPIC); under either policy,\n"
 		   "                               forged (unauthenticated) events go there, not dropped\n"
 		   "\n"
 		   "Limits and shutdown:\n"
@@ -161,6 +176,20 @@ config_usage(void)
 		   "Other:\n"
 		   "  -h, --help                   this help\n"
 		   "  -V, --version                the version\n"
+		   "\n"
+		   "Preflight: outbox-shipper check [OPTION]...\n"
+		   "                               checks PostgreSQL and Kafka as the shipper with these\n"
+		   "                               flags and variables would find them, one line per item\n"
+		   "                               with its fix; exit status 0 when the shipper can start,\n"
+		   "                               1 on a configuration error, 2 when an item failed.\n"
+		   "                               Options of check only:\n"
+		   "      --topic=NAME             a Kafka topic to check, repeatable (the template's, if\n"
+		   "                               it has no placeholder, and --dead-letter-topic are\n"
+		   "                               checked anyway)\n"
+		   "      --produce-test=TOPIC     also produce one test record to TOPIC (write ACLs)\n"
+		   "      --timeout=SECS           the bound of each step (default 10)\n"
+		   "      --ascii                  [ok]/[FAIL] marks, not Unicode check marks (the default\n"
+		   "                               where the locale is not UTF-8)\n"
 		   "\n"
 		   "Exit status: 0 after SIGTERM/SIGINT with everything delivered and confirmed;\n"
 		   "1 on a configuration error, an event that cannot be delivered or a fatal error;\n"
@@ -349,6 +378,23 @@ parse_choice(const char *value, const char *what, const char *a, const char *b,
 	return fail(errstr, errstr_size, "%s must be %s or %s, not \"%s\"", what, a, b, value);
 }
 
+static int
+parse_format(const char *value, RecordFormat *format, const char *what,
+			 char *errstr, size_t errstr_size)
+{
+	if (strcmp(value, "plain") == 0)
+		*format = FORMAT_PLAIN;
+	else if (strcmp(value, "cloudevents") == 0)
+		*format = FORMAT_CLOUDEVENTS;
+	else if (strcmp(value, "cloudevents-structured") == 0)
+		*format = FORMAT_CLOUDEVENTS_STRUCTURED;
+	else
+		return fail(errstr, errstr_size,
+					"%s must be plain, cloudevents or cloudevents-structured, not \"%s\"",
+					what, value);
+	return 0;
+}
+
 /* OUTBOX_PLUGIN_OPTIONS holds several, comma-separated. */
 static int
 add_plugin_options(ShipperConfig *c, const char *value, bool from_env,
@@ -410,6 +456,10 @@ apply(ShipperConfig *c, OptionId id, const char *value, bool from_env,
 				return -1;
 			c->value_mode = choice == 0 ? VALUE_PAYLOAD : VALUE_ENVELOPE;
 			return 0;
+		case OPT_FORMAT:
+			return parse_format(value, &c->format, what, errstr, errstr_size);
+		case OPT_CLOUDEVENTS_SOURCE:
+			return set_string(&c->cloudevents_source, value, errstr, errstr_size);
 		case OPT_KAFKA_PROPERTY:
 			return add_name_value(&c->kafka, &c->nkafka, value, "-X", false, errstr, errstr_size);
 		case OPT_KAFKA_PROPERTY_FILE:
@@ -685,6 +735,30 @@ validate_ordering(const ShipperConfig *c, char *errstr, size_t errstr_size)
 				idempotence->origin, v);
 }
 
+/*
+ * A source given for CloudEvents must be one (a URI-reference), and is
+ * pointless in the plain format: said, rather than ignored.
+ */
+static int
+validate_cloudevents(const ShipperConfig *c, char *errstr, size_t errstr_size)
+{
+	const char *source = c->cloudevents_source;
+
+	if (source == NULL)
+		return 0;
+	if (c->format == FORMAT_PLAIN)
+		return fail(errstr, errstr_size,
+					"--cloudevents-source (OUTBOX_CLOUDEVENTS_SOURCE) needs --format=cloudevents or cloudevents-structured");
+	if (strlen(source) > CLOUDEVENTS_SOURCE_MAX)
+		return fail(errstr, errstr_size, "--cloudevents-source is longer than %d bytes",
+					CLOUDEVENTS_SOURCE_MAX);
+	if (!cloudevents_is_uri_reference(source, strlen(source)))
+		return fail(errstr, errstr_size,
+					"--cloudevents-source must be a non-empty URI-reference (RFC 3986), such as /orders or https://example.com/orders, not \"%s\"",
+					source);
+	return 0;
+}
+
 /* The shipper cannot confirm anything without the plugin's LSNs. */
 static int
 validate_plugin_options(const ShipperConfig *c, char *errstr, size_t errstr_size)
@@ -722,6 +796,7 @@ config_parse(int argc, char *const argv[], char *const envp[],
 		return 0;
 	if (validate_kafka(config, errstr, errstr_size) != 0 ||
 		validate_ordering(config, errstr, errstr_size) != 0 ||
+		validate_cloudevents(config, errstr, errstr_size) != 0 ||
 		validate_plugin_options(config, errstr, errstr_size) != 0)
 		goto fail;
 	return 0;
@@ -756,5 +831,6 @@ config_free(ShipperConfig *config)
 	free(config->topic_template);
 	free_list(config->kafka, config->nkafka);
 	free(config->dead_letter_topic);
+	free(config->cloudevents_source);
 	memset(config, 0, sizeof(*config));
 }

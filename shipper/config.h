@@ -26,6 +26,14 @@ typedef enum ValueMode
 	VALUE_ENVELOPE /* the whole event as the plugin wrote it */
 } ValueMode;
 
+/* The record's shape: the plain one, or a CloudEvent (cloudevents.h). */
+typedef enum RecordFormat
+{
+	FORMAT_PLAIN, /* value and headers as docs/format.md says */
+	FORMAT_CLOUDEVENTS, /* binary content mode: ce_ headers */
+	FORMAT_CLOUDEVENTS_STRUCTURED /* the value is a JSON CloudEvent */
+} RecordFormat;
+
 typedef enum ErrorPolicy
 {
 	ON_ERROR_STOP,
@@ -57,6 +65,8 @@ typedef struct ShipperConfig
 	char *brokers;
 	char *topic_template;
 	ValueMode value_mode;
+	RecordFormat format;
+	char *cloudevents_source; /* NULL: /outbox_pg/<database> */
 	NameValue *kafka; /* librdkafka properties; later ones win */
 	int nkafka;
 	long long max_inflight_events;

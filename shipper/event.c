@@ -1019,7 +1019,8 @@ scan_field(JsonScanner *s, EventKey key, ShipperEvent *event)
 		case KEY_HEADERS_INVALID:
 			return scan_true(s, name, &event->headers_invalid);
 		case KEY_CREATED_AT:
-			return scan_optional_string(s, name, NULL, NULL);
+			return scan_optional_string(s, name, &event->created_at,
+										&event->created_at_len);
 		case KEY_REJECTED:
 			return scan_required_string(s, name, &event->rejected, NULL);
 		case KEY_SIZE:

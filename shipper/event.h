@@ -54,6 +54,8 @@ typedef struct ShipperEvent
 	EventHeader *headers;
 	int nheaders;
 	bool headers_invalid; /* the row's headers were not an object */
+	char *created_at; /* as the plugin wrote it; NULL for null */
+	size_t created_at_len;
 
 	/*
 	 * Why the plugin says this event must not reach its topic ("unauthenticated",

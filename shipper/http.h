@@ -2,7 +2,7 @@
  * http.h
  *	  The shipper's HTTP endpoint (libmicrohttpd, on its own thread):
  *	  /metrics (Prometheus text), /healthz (the main loop turns), /readyz
- *	  (streaming, and Kafka answers).
+ *	  (streaming, or a hot standby able to take over, and Kafka answers).
  *
  *	  Ownership: the server keeps pointers to metrics and kafka, which must
  *	  outlive it: stop it (http_stop) before destroying either.

@@ -78,6 +78,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "clock.h"
+#include "cloudevents.h"
 #include "log.h"
 #include "secret.h"
 #include "topic.h"
@@ -170,6 +171,12 @@ struct Kafka
 	uint64_t acked_count;
 	uint64_t acked_bytes;
 	int64_t acked_commit_usec;
+	/* --format=cloudevents and cloudevents-structured (kafka_set_database): */
+	char ce_source[CLOUDEVENTS_SOURCE_MAX + 1];
+	size_t ce_source_len;
+	CloudEventBuffer ce_value; /* the structured value, reused */
+	int64_t ce_dropped_said_at; /* last warning about a reserved header */
+	unsigned long ce_dropped_unsaid; /* events with one since then */
 };
 
 /* A zeroed delivery, a spare one if any. */
@@ -891,6 +898,7 @@ free_shell(Kafka *kafka)
 	}
 	secret_free(kafka->sasl_username);
 	secret_free(kafka->sasl_password);
+	cloudevents_buffer_free(&kafka->ce_value);
 	free(kafka);
 }
 
@@ -913,6 +921,9 @@ kafka_create(const ShipperConfig *config, Tracker *tracker, Metrics *metrics,
 	kafka->wake_fds[0] = kafka->wake_fds[1] = -1;
 	kafka->template_uses[0] = strstr(config->topic_template, "{aggregate_type}") != NULL;
 	kafka->template_uses[1] = strstr(config->topic_template, "{event_type}") != NULL;
+	/* Until kafka_set_database says which database: never an empty source. */
+	kafka->ce_source_len = (size_t) snprintf(kafka->ce_source, sizeof(kafka->ce_source), "%s",
+											 config->cloudevents_source ? config->cloudevents_source : "/outbox_pg");
 	if ((conf = build_conf(kafka, errstr, errstr_size)) == NULL)
 	{
 		free_shell(kafka);
@@ -1270,6 +1281,138 @@ kafka_dead_letter_malformed(Kafka *kafka, const char *message, size_t len,
 	return refuse(kafka, d, error, "MALFORMED_EVENT", false);
 }
 
+/* ---- CloudEvents (--format=cloudevents, cloudevents-structured) ---- */
+
+/*
+ * The database the slot belongs to, from each connection: the default
+ * source attribute, /outbox_pg/<database>, unless one was given.
+ */
+void
+kafka_set_database(Kafka *kafka, const char *database)
+{
+	if (kafka->config->cloudevents_source != NULL)
+		return;
+	if (cloudevents_default_source(database, kafka->ce_source, sizeof(kafka->ce_source)) != 0)
+		snprintf(kafka->ce_source, sizeof(kafka->ce_source), "/outbox_pg");
+	kafka->ce_source_len = strlen(kafka->ce_source);
+}
+
+/*
+ * Says that event headers posing as CloudEvents attributes were left out,
+ * at most once per interval: rows writing them must not flood the log.
+ */
+static void
+warn_reserved_headers(Kafka *kafka, const ShipperEvent *event, const char *name,
+					  int dropped)
+{
+	int64_t now = now_usec();
+
+	kafka->ce_dropped_unsaid++;
+	if (kafka->ce_dropped_said_at != 0 &&
+		now - kafka->ce_dropped_said_at < ERROR_LOG_INTERVAL_USEC)
+		return;
+	log_warning("event %s: its header \"%.100s\"%s not shipped: in the CloudEvents formats, ce_ and content-type headers are the shipper's, so that no row can forge a CloudEvents attribute (%lu events with such headers since the last warning like this; one warning per %d s at most)",
+				event->id, name, dropped > 1 ? " and others were" : " was",
+				kafka->ce_dropped_unsaid, (int) (ERROR_LOG_INTERVAL_USEC / 1000000));
+	kafka->ce_dropped_said_at = now;
+	kafka->ce_dropped_unsaid = 0;
+}
+
+/*
+ * A CloudEvent's record headers: those of the plain format (event_headers)
+ * minus the event's headers that would pose as CloudEvents attributes,
+ * then the attributes (binary content mode) or the structured mode's
+ * content-type.
+ */
+static rd_kafka_headers_t *
+cloudevent_headers(Kafka *kafka, const ShipperEvent *event, const CloudEvent *ce)
+{
+	rd_kafka_headers_t *h = rd_kafka_headers_new((size_t) event->nheaders + 12);
+	const char *first_dropped = NULL;
+	int dropped = 0;
+	int i;
+
+	add_literal_header(h, "id", event->id, event->id_len);
+	add_literal_header(h, "event_type", event->event_type, event->event_type_len);
+	add_literal_header(h, "aggregate_type", event->aggregate_type, event->aggregate_type_len);
+	for (i = 0; i < event->nheaders; i++)
+	{
+		if (cloudevents_reserved_header(event->headers[i].name, event->headers[i].name_len))
+		{
+			if (dropped++ == 0)
+				first_dropped = event->headers[i].name;
+			continue;
+		}
+		rd_kafka_header_add(h, event->headers[i].name, (ssize_t) event->headers[i].name_len,
+							event->headers[i].value, (ssize_t) event->headers[i].value_len);
+	}
+	add_position_headers(h, event->commit_lsn, event->seq);
+	if (kafka->config->format == FORMAT_CLOUDEVENTS_STRUCTURED)
+		add_literal_header(h, "content-type", CLOUDEVENTS_STRUCTURED_TYPE,
+						   sizeof(CLOUDEVENTS_STRUCTURED_TYPE) - 1);
+	else
+	{
+		add_literal_header(h, "ce_specversion", "1.0", 3);
+		add_literal_header(h, "ce_id", ce->id, ce->id_len);
+		add_literal_header(h, "ce_source", ce->source, ce->source_len);
+		add_literal_header(h, "ce_type", ce->type, ce->type_len);
+		if (ce->time)
+			add_literal_header(h, "ce_time", ce->time, ce->time_len);
+		if (ce->subject)
+			add_literal_header(h, "ce_subject", ce->subject, ce->subject_len);
+		if (ce->datacontenttype)
+			add_literal_header(h, "content-type", ce->datacontenttype,
+							   strlen(ce->datacontenttype));
+	}
+	if (dropped > 0)
+		warn_reserved_headers(kafka, event, first_dropped, dropped);
+	return h;
+}
+
+/* What the CloudEvents headers add to a record's size, near enough. */
+static size_t
+cloudevent_header_bytes(const CloudEvent *ce)
+{
+	return 160 + ce->id_len + ce->source_len + ce->type_len + ce->time_len + ce->subject_len;
+}
+
+/*
+ * The event as a CloudEvent whose data is *value: true, with *status,
+ * when it cannot be one (refused under the permanent-error policy, never
+ * a reason to stop reading by itself) or memory is short.  Under
+ * cloudevents-structured, *value becomes the CloudEvent's JSON, in a
+ * buffer that stays valid until the next event.
+ */
+static bool
+cloudevent_refused(Kafka *kafka, const ShipperEvent *event, Delivery *d,
+				   CloudEvent *ce, const char **value, size_t *value_len,
+				   KafkaStatus *status)
+{
+	bool text = event->payload_invalid && kafka->config->value_mode == VALUE_PAYLOAD;
+	char why[400];
+	char err[512];
+
+	if (cloudevents_from_event(event, kafka->ce_source, kafka->ce_source_len, *value,
+							   *value_len, text, ce, why, sizeof(why)) != 0)
+	{
+		snprintf(err, sizeof(err), "it cannot be a CloudEvent: %s", why);
+		*status = refuse(kafka, d, err, "INVALID_CLOUDEVENT", false);
+		return true;
+	}
+	if (kafka->config->format != FORMAT_CLOUDEVENTS_STRUCTURED)
+		return false;
+	if (cloudevents_structured(ce, &kafka->ce_value) != 0)
+	{
+		set_failure(kafka, "out of memory producing event %s", event->id);
+		delivery_free(kafka, d);
+		*status = KAFKA_FAILED;
+		return true;
+	}
+	*value = kafka->ce_value.data;
+	*value_len = kafka->ce_value.len;
+	return false;
+}
+
 /* Hands one event to librdkafka; see KafkaStatus. */
 KafkaStatus
 kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
@@ -1280,8 +1423,12 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 																	   : event->payload;
 	size_t value_len = value == NULL ? 0 : envelope_mode ? envelope_len
 														 : event->payload_len;
+	bool cloudevent = kafka->config->format != FORMAT_PLAIN;
+	size_t extra = 0; /* headers beyond the plain format's */
 	char err[512];
 	Delivery *d;
+	CloudEvent ce;
+	KafkaStatus status;
 	rd_kafka_topic_t *rkt;
 	rd_kafka_headers_t *h;
 	rd_kafka_resp_err_t rc;
@@ -1295,14 +1442,21 @@ kafka_produce(Kafka *kafka, const ShipperEvent *event, const char *envelope,
 		return KAFKA_FAILED;
 	if (d->topic[0] == '\0')
 		return refuse(kafka, d, err, "INVALID_TOPIC", false);
-	if (kafka->max_message_bytes > 0 && record_size(event, value_len) > kafka->max_message_bytes)
+	if (cloudevent)
+	{
+		if (cloudevent_refused(kafka, event, d, &ce, &value, &value_len, &status))
+			return status;
+		extra = cloudevent_header_bytes(&ce);
+	}
+	if (kafka->max_message_bytes > 0 &&
+		record_size(event, value_len) + extra > kafka->max_message_bytes)
 	{
 		snprintf(err, sizeof(err), "record of %zu bytes is larger than message.max.bytes (%zu)",
-				 record_size(event, value_len), kafka->max_message_bytes);
+				 record_size(event, value_len) + extra, kafka->max_message_bytes);
 		return refuse(kafka, d, err, "MSG_SIZE_TOO_LARGE", false);
 	}
 	d->record_bytes = value_len + event->aggregate_id_len;
-	h = event_headers(event);
+	h = cloudevent ? cloudevent_headers(kafka, event, &ce) : event_headers(event);
 	if (rkt)
 		rc = rd_kafka_producev(kafka->rk,
 							   RD_KAFKA_V_RKT(rkt),
@@ -1667,4 +1821,33 @@ kafka_probe_min_isr(Kafka *kafka, int timeout_ms, char *example,
 											 example, example_size);
 	rd_kafka_metadata_destroy(metadata);
 	return below;
+}
+
+/*
+ * The configuration kafka_create gives its producer (defaults, properties,
+ * files), for `outbox-shipper check` (check.c), which makes a producer of
+ * its own with it: no opaque, no delivery or error callback (the caller
+ * sets its own).  The caller owns it.
+ */
+struct rd_kafka_conf_s *
+kafka_conf_copy(const ShipperConfig *config, char *errstr, size_t errstr_size)
+{
+	Kafka *shell = calloc(1, sizeof(Kafka));
+	rd_kafka_conf_t *conf;
+
+	if (shell == NULL)
+	{
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	shell->config = config;
+	conf = build_conf(shell, errstr, errstr_size);
+	free_shell(shell);
+	if (conf != NULL)
+	{
+		rd_kafka_conf_set_opaque(conf, NULL);
+		rd_kafka_conf_set_dr_msg_cb(conf, NULL);
+		rd_kafka_conf_set_error_cb(conf, NULL);
+	}
+	return conf;
 }

@@ -41,6 +41,11 @@ extern KafkaStatus kafka_dead_letter_malformed(Kafka *kafka, const char *message
 											   size_t len,
 											   const EventPosition *position,
 											   const char *error, TrackerTxn txn);
+/*
+ * The slot's database, said at each connection: the default CloudEvents
+ * source is built from it (--format=cloudevents*).
+ */
+extern void kafka_set_database(Kafka *kafka, const char *database);
 extern int kafka_wait_fd(const Kafka *kafka);
 extern void kafka_serve(Kafka *kafka);
 extern void kafka_poll(Kafka *kafka, int timeout_ms);
@@ -67,5 +72,13 @@ extern int kafka_probe_min_isr(Kafka *kafka, int timeout_ms, char *example,
 /* The librdkafka handle, for tests that inject faults into it. */
 struct rd_kafka_s;
 extern struct rd_kafka_s *kafka_handle(Kafka *kafka);
+
+/*
+ * The producer configuration kafka_create would use, without its opaque
+ * and callbacks, for `outbox-shipper check`; the caller owns it.
+ */
+struct rd_kafka_conf_s;
+extern struct rd_kafka_conf_s *kafka_conf_copy(const ShipperConfig *config,
+											   char *errstr, size_t errstr_size);
 
 #endif /* SHIPPER_KAFKA_H */

@@ -26,6 +26,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "check.h"
 #include "clock.h"
 #include "config.h"
 #include "event.h"
@@ -622,6 +623,7 @@ on_connected(Shipper *s, const StreamInfo *info)
 		s->said_duplicates = true;
 	}
 	tracker_restart(s->tracker, info->slot_confirmed, same_server);
+	kafka_set_database(s->kafka, info->dbname);
 	s->holding = false;
 	snprintf(s->system_id, sizeof(s->system_id), "%s", info->system_id);
 	s->timeline = info->timeline;
@@ -735,6 +737,10 @@ log_settings(const ShipperConfig *config)
 			 config->on_permanent_error == ON_ERROR_STOP ? "stop" : "dead-letter to ",
 			 config->on_permanent_error == ON_ERROR_STOP ? "" : config->dead_letter_topic,
 			 "");
+	if (config->format != FORMAT_PLAIN)
+		log_info("records are CloudEvents 1.0 in %s content mode, source %s",
+				 config->format == FORMAT_CLOUDEVENTS ? "binary" : "structured",
+				 config->cloudevents_source ? config->cloudevents_source : "/outbox_pg/<database>");
 	log_debug("in-flight caps %lld events, %lld bytes; status interval %.1f s; drain timeout %.1f s",
 			  config->max_inflight_events, config->max_inflight_bytes,
 			  config->status_interval, config->drain_timeout);
@@ -836,6 +842,9 @@ main(int argc, char **argv)
 	Shipper s;
 	int status;
 
+	/* `outbox-shipper check ...`: the preflight (check.c), then exit. */
+	if (argc > 1 && strcmp(argv[1], "check") == 0)
+		return check_main(argc - 1, argv + 1, environ);
 	memset(&s, 0, sizeof(s));
 	if ((status = early_exit(&s, argc, argv)) >= 0)
 		return status;

@@ -6,8 +6,12 @@
  * Health is the main loop's heartbeat: it publishes every turn, and every
  * wait in it is bounded (MAX_WAIT_MS in main.c, libpq's connect_timeout),
  * so a heartbeat older than the stall limit means the loop is stuck.
- * Readiness is "streaming from PostgreSQL, and Kafka answered the last
- * probe"; a hot standby waiting for the slot is healthy but not ready.
+ * Readiness is "this pod can do its job": it streams, or it is a hot
+ * standby that reached PostgreSQL at its last try and found the slot held
+ * by another shipper (so it takes over within seconds), and in both cases
+ * Kafka answered the last probe and accepts writes.  Both pods of a
+ * healthy pair are Ready, so a Deployment completes its rollouts; which
+ * one streams is outbox_shipper_state{state="streaming"}.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -245,7 +249,15 @@ metrics_ready(Metrics *metrics, char *message, size_t size)
 	describe_refused_writes(below, metrics->min_isr_example, refused, sizeof(refused));
 	pthread_mutex_unlock(&metrics->lock);
 
-	ready = state == STATE_STREAMING && kafka == 1 && below <= 0;
+	/*
+	 * A standby counts: it is connected to PostgreSQL (a lost connection or
+	 * an unreachable server turns it into "connecting" at its next try,
+	 * within SLOT_BUSY_BACKOFF_MAX_MS) and able to take over.  Kafka must
+	 * take writes for either: a standby that cannot produce could not
+	 * take over.
+	 */
+	ready = (state == STATE_STREAMING || state == STATE_STANDBY) && kafka == 1 &&
+			below <= 0;
 	snprintf(message, size, "%s: %s%s%s; Kafka %s%s", ready ? "ready" : "not ready",
 			 shipper_state_name(state), detail[0] ? " " : "", detail,
 			 kafka == 1 ? "reachable" : kafka == 0 ? "unreachable"

@@ -661,6 +661,7 @@ identify_system(Stream *stream, StreamInfo *info, char *errstr, size_t errstr_si
 	{
 		snprintf(info->system_id, sizeof(info->system_id), "%s", PQgetvalue(res, 0, 0));
 		info->timeline = (unsigned) strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+		snprintf(info->dbname, sizeof(info->dbname), "%s", PQgetvalue(res, 0, 3));
 	}
 	PQclear(res);
 	return status;

@@ -39,6 +39,7 @@ typedef enum StreamStatus
 typedef struct StreamInfo
 {
 	char system_id[32]; /* IDENTIFY_SYSTEM */
+	char dbname[256]; /* IDENTIFY_SYSTEM: the slot's database */
 	unsigned timeline;
 	Lsn server_lsn; /* the server's WAL position at connection */
 	Lsn slot_confirmed; /* the slot's confirmed_flush_lsn */

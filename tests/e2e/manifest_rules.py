@@ -65,8 +65,14 @@ def main():
          True, grace >= drain + 10)
     rule("the shipper never creates the slot (failover safety)", "false",
          config.get("OUTBOX_CREATE_SLOT"))
-    rule("two replicas, strategy Recreate", "2 Recreate",
-         "%s %s" % (deploy["spec"]["replicas"], deploy["spec"]["strategy"]["type"]))
+    # Every pod Ready when it can do its job (streaming, or a standby able
+    # to take over): a rolling update starts a new pod, waits for it to be
+    # Ready as a standby, then stops an old one (tests/e2e/k8s_health.sh).
+    strategy = deploy["spec"]["strategy"]
+    rule("two replicas, RollingUpdate with maxSurge 1, maxUnavailable 0", "2 RollingUpdate 1 0",
+         "%s %s %s %s" % (deploy["spec"]["replicas"], strategy["type"],
+                          strategy.get("rollingUpdate", {}).get("maxSurge"),
+                          strategy.get("rollingUpdate", {}).get("maxUnavailable")))
 
     for kind, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         probe = container.get(kind, {})
@@ -135,12 +141,15 @@ def main():
     rule("envFrom the ConfigMap", one(by_kind, "ConfigMap")["metadata"]["name"],
          " ".join(s["configMapRef"]["name"] for s in container.get("envFrom", []) if "configMapRef" in s))
 
+    rule("selectors name the app and the instance (as the Helm chart's do)",
+         "app.kubernetes.io/instance=outbox-shipper app.kubernetes.io/name=outbox-shipper",
+         " ".join("%s=%s" % kv for kv in sorted(deploy["spec"]["selector"]["matchLabels"].items())))
     rule("Deployment selector matches the pod labels", True,
          subset(deploy["spec"]["selector"]["matchLabels"], labels))
     rule("Service selector matches the pod labels", True, subset(service["spec"]["selector"], labels))
     rule("PDB selector matches the pod labels", True,
          subset(pdb["spec"]["selector"]["matchLabels"], labels))
-    rule("metrics Service: headless, publishes not-ready pods (the standby)", "None True",
+    rule("metrics Service: headless, publishes not-ready pods", "None True",
          "%s %s" % (service["spec"].get("clusterIP"), service["spec"].get("publishNotReadyAddresses")))
     (sport,) = service["spec"]["ports"]
     rule("metrics Service: port %d to the named container port" % listen_port,

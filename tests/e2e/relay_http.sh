@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The shipper's HTTP endpoint on a real PostgreSQL and Kafka: /metrics
 # passes promtool and its values move with the work done; /healthz and
-# /readyz follow streaming, hot standby, a Kafka outage, a stalled main
-# loop and shutdown.
+# /readyz follow streaming, hot standby (Ready: able to take over), a Kafka
+# outage, a stalled main loop and shutdown.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_setup
@@ -32,9 +32,15 @@ check "streaming shipper: /readyz says why" \
 check "streaming shipper: /healthz 200" 200 "$(status "$A/healthz")"
 wait_for "the standby to report its state" 30 metric_is "$P2" 'outbox_shipper_state{state="standby"}' 1
 check "hot standby: /healthz 200 (alive)" 200 "$(status "$B/healthz")"
-check "hot standby: /readyz 503 (not ready)" 503 "$(status "$B/readyz")"
-check "hot standby: /readyz names the holder" 1 \
-	"$(body "$B/readyz" | grep -c '^not ready: standby waiting for slot "outbox_pg", in use by PID [0-9]*; Kafka')"
+# Ready means "can do its job": a standby that reached PostgreSQL, found
+# the slot held and reaches Kafka takes over within seconds, so it is Ready
+# too (both pods of a Deployment Ready: rollouts complete).
+holder=$(psql -qXAt -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'outbox_pg'")
+wait_for "the standby to be ready" 30 is_status "$B/readyz" 200
+check "hot standby: /readyz 200 (ready to take over)" 200 "$(status "$B/readyz")"
+check "hot standby: /readyz says standby, names the holder" \
+	"ready: standby waiting for slot \"outbox_pg\", in use by PID $holder; Kafka reachable" \
+	"$(body "$B/readyz")"
 check "unknown path: 404" 404 "$(status "$A/nope")"
 check "POST: 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$A/metrics")"
 
@@ -81,6 +87,10 @@ check "RSS reported" 1 "$(awk '$1 == "process_resident_memory_bytes" && $2 > 100
 wait_for "/readyz to fail with Kafka down" 30 is_status "$A/readyz" 503
 check "Kafka down: /readyz 503" 503 "$(status "$A/readyz")"
 check "Kafka down: /readyz says so" "not ready: streaming; Kafka unreachable" "$(body "$A/readyz")"
+wait_for "the standby's /readyz to fail with Kafka down" 30 is_status "$B/readyz" 503
+check "Kafka down: the standby is not ready either (it could not take over)" \
+	"503 not ready: standby waiting for slot \"outbox_pg\", in use by PID $holder; Kafka unreachable" \
+	"$(status "$B/readyz") $(body "$B/readyz")"
 check "Kafka down: /healthz 200" 200 "$(status "$A/healthz")"
 check "Kafka down: kafka_reachable 0" 0 "$(metric "$P1" outbox_shipper_kafka_reachable)"
 received=$(metric "$P1" outbox_shipper_events_received_total)
@@ -94,6 +104,8 @@ check "Kafka down: client errors counted by kind" 0 $?
 "$KAFKA_SH" restart "$WORK/kafka" >/dev/null
 wait_for "/readyz to recover" 60 is_status "$A/readyz" 200
 check "Kafka back: /readyz 200" 200 "$(status "$A/readyz")"
+wait_for "the standby's /readyz to recover" 60 is_status "$B/readyz" 200
+check "Kafka back: the standby is ready again" 200 "$(status "$B/readyz")"
 wait_for "the shipper to confirm after the outage" 60 confirmed_reached "$(current_lsn)"
 check "Kafka back: nothing pending" 0 "$(psql -qXAt -c "SELECT pending_events FROM outbox.slots")"
 check "Kafka back: nothing in flight" 0 "$(metric "$P1" outbox_shipper_inflight_events)"
@@ -103,8 +115,11 @@ kill -TERM "$(shipper_pid first)"
 wait_exit first 60
 check "first shipper stops cleanly" 0 "$EXIT_STATUS"
 check "stopped: nothing listens any more" 000 "$(status "$A/healthz")"
-wait_for "the standby to take over and be ready" 60 is_status "$B/readyz" 200
-check "after takeover: /readyz 200" 200 "$(status "$B/readyz")"
+# The standby was Ready already: wait for it to stream.
+wait_for "the standby to take over" 60 metric_is "$P2" 'outbox_shipper_state{state="streaming"}' 1
+wait_for "the new streaming shipper to be ready" 30 is_status "$B/readyz" 200
+check "after takeover: /readyz 200, streaming" "200 ready: streaming; Kafka reachable" \
+	"$(status "$B/readyz") $(body "$B/readyz")"
 psql -qX -c "SELECT outbox.publish('order', '1', 'after', '{}')" >/dev/null
 wait_for "the new shipper to ship" 60 metric_is "$P2" 'outbox_shipper_events_shipped_total{topic="outbox.event.order"}' 1
 check "after takeover: one event shipped by the new shipper" 1 \

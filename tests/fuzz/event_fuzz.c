@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cloudevents.h"
 #include "event.h"
 #include "fuzz.h"
 #include "topic.h"
@@ -116,6 +117,36 @@ check_topic(const ShipperEvent *e)
 	FUZZ_CHECK(strlen(topic) <= TOPIC_NAME_MAX);
 }
 
+/*
+ * The event as a CloudEvent (--format=cloudevents*): refused with a reason,
+ * or with the attributes the spec requires, and a structured value that
+ * stays within the buffer and is one JSON object.
+ */
+static void
+check_cloudevent(const ShipperEvent *e)
+{
+	static CloudEventBuffer buf;
+	CloudEvent ce;
+	char errstr[512];
+
+	memset(errstr, 'x', sizeof(errstr));
+	if (cloudevents_from_event(e, "/outbox_pg/db", 13, e->payload_null ? NULL : e->payload,
+							   e->payload_len, e->payload_invalid, &ce, errstr,
+							   sizeof(errstr)) != 0)
+	{
+		FUZZ_CHECK(memchr(errstr, '\0', sizeof(errstr)) != NULL && errstr[0] != '\0');
+		return;
+	}
+	FUZZ_CHECK(ce.id_len > 0 && ce.type_len > 0);
+	FUZZ_CHECK(ce.subject == NULL || ce.subject_len > 0);
+	FUZZ_CHECK(ce.time == NULL || cloudevents_is_rfc3339(ce.time, ce.time_len));
+	FUZZ_CHECK((ce.data == NULL) == (ce.datacontenttype == NULL));
+	FUZZ_CHECK(cloudevents_structured(&ce, &buf) == 0);
+	FUZZ_CHECK(buf.len <= buf.capacity && buf.len > 20);
+	FUZZ_CHECK(memcmp(buf.data, "{\"specversion\":\"1.0\",\"id\":\"", 26) == 0);
+	FUZZ_CHECK(buf.data[buf.len - 1] == '}');
+}
+
 static void
 check_event(const ShipperEvent *e, const char *json, size_t len)
 {
@@ -138,6 +169,7 @@ check_event(const ShipperEvent *e, const char *json, size_t len)
 	check_lsn(e->commit_lsn);
 	check_lsn(e->end_lsn);
 	check_topic(e);
+	check_cloudevent(e);
 }
 
 /*

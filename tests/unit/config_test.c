@@ -135,6 +135,12 @@ test_errors(void **state)
 		{{"-b", "k", "-X", "enable.idempotence=false"}, "-X: enable.idempotence=false lets retries reorder the events of an aggregate"},
 		{{"-b", "k", "-X", "enable.idempotence=FALSE"}, "enable.idempotence=FALSE lets retries reorder"},
 		{{"-b", "k", "-X", "enable.idempotence=0"}, "enable.idempotence=0 lets retries reorder"},
+		{{"-b", "k", "--format=json"}, "--format must be plain, cloudevents or cloudevents-structured, not \"json\""},
+		{{"-b", "k", "--format=CloudEvents"}, "--format must be plain, cloudevents or cloudevents-structured"},
+		{{"-b", "k", "--cloudevents-source=/x"}, "--cloudevents-source (OUTBOX_CLOUDEVENTS_SOURCE) needs --format=cloudevents"},
+		{{"-b", "k", "--format=cloudevents", "--cloudevents-source="}, "--cloudevents-source must be a non-empty URI-reference"},
+		{{"-b", "k", "--format=cloudevents", "--cloudevents-source=/a b"}, "not \"/a b\""},
+		{{"-b", "k", "--format=cloudevents-structured", "--cloudevents-source=x:y#a#b"}, "must be a non-empty URI-reference"},
 	};
 	size_t i;
 
@@ -176,6 +182,8 @@ test_environment_errors(void **state)
 		{"OUTBOX_PLUGIN_OPTIONS=a=1,bad", "OUTBOX_PLUGIN_OPTIONS: \"bad\" is not NAME=VALUE"},
 		{"OUTBOX_KAFKA_=x", "environment variable OUTBOX_KAFKA_ names no Kafka property"},
 		{"OUTBOX_ON_PERMANENT_ERROR=dead-letter", "needs --dead-letter-topic"},
+		{"OUTBOX_FORMAT=binary", "OUTBOX_FORMAT must be plain, cloudevents or cloudevents-structured, not \"binary\""},
+		{"OUTBOX_CLOUDEVENTS_SOURCE=/x", "--cloudevents-source (OUTBOX_CLOUDEVENTS_SOURCE) needs --format=cloudevents"},
 	};
 	size_t i;
 
@@ -517,6 +525,33 @@ test_kafka_value_not_file(void **state)
 	config_free(&c);
 }
 
+/* --format and --cloudevents-source, from flags and the environment. */
+static void
+test_cloudevents(void **state)
+{
+	char *argv[] = {"outbox-shipper", "-b", "k", "--format=cloudevents-structured"};
+	char *envp[] = {"OUTBOX_FORMAT=cloudevents", "OUTBOX_CLOUDEVENTS_SOURCE=https://example.com/orders?db=1", NULL};
+	char *plain[] = {"outbox-shipper", "-b", "k", "--format", "plain"};
+	char *no_env[] = {NULL};
+	ShipperConfig c;
+	char err[256];
+
+	assert_int_equal(config_parse(ARGC(argv), argv, envp, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.format, FORMAT_CLOUDEVENTS_STRUCTURED);
+	assert_string_equal(c.cloudevents_source, "https://example.com/orders?db=1");
+	config_free(&c);
+	assert_int_equal(config_parse(3, argv, envp, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.format, FORMAT_CLOUDEVENTS);
+	config_free(&c);
+	assert_int_equal(config_parse(3, argv, no_env, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.format, FORMAT_PLAIN);
+	assert_null(c.cloudevents_source);
+	config_free(&c);
+	assert_int_equal(config_parse(ARGC(plain), plain, no_env, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.format, FORMAT_PLAIN);
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -536,6 +571,7 @@ main(void)
 		cmocka_unit_test(test_kafka_property_files),
 		cmocka_unit_test(test_kafka_property_file_errors),
 		cmocka_unit_test(test_kafka_value_not_file),
+		cmocka_unit_test(test_cloudevents),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
