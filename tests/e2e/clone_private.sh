@@ -10,7 +10,8 @@
 #      which read its suppressions from the clone and never started;
 #   3. tests/e2e/relay_promotion.sh, whose standby is cloned and promoted
 #      as postgres (lib.sh as_postgres).
-# Runtime here: about 75 s (relay_promotion 35 s, the valgrind start 25 s).
+# Runtime here: 35-60 s (relay_promotion 18-25 s, the valgrind start, query
+# and stop up to 25 s).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
