@@ -79,7 +79,7 @@ fuzz:
 fuzz-check:
 	$(MAKE) -C tests/fuzz check
 
-FORMAT_SOURCES = $(wildcard plugin/*.[ch] shipper/*.[ch] tests/unit/*.[ch] tests/mock/*.[ch] tests/fuzz/*.[ch] bench/*.[ch])
+FORMAT_SOURCES = $(wildcard plugin/*.[ch] shipper/*.[ch] tests/unit/*.[ch] tests/mock/*.[ch] tests/fuzz/*.[ch] tests/helpers/*.[ch] bench/*.[ch])
 
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_SOURCES)

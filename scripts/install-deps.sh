@@ -34,10 +34,11 @@ done
 
 # Debian's PostgreSQL 15 gained output_plugin_libraries in a point release;
 # an older server lacks it, so upgrade it too.
-# (The server refuses to run as root, even just to describe its settings.)
+# (The server refuses to run as root, even just to describe its settings;
+# postgres runs it from /, a directory it can enter wherever the clone is.)
 describe_config() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres --describe-config
+		(cd / && runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres --describe-config)
 	else
 		/usr/lib/postgresql/15/bin/postgres --describe-config
 	fi

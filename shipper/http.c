@@ -19,12 +19,14 @@
  */
 #include "http.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -100,6 +102,50 @@ split_listen(const char *listen, char *host, size_t host_size, char *port,
 	return 0;
 }
 
+/*
+ * 0 when this host can open IPv6 sockets, else why not (a kernel booted
+ * with ipv6.disable=1 says EAFNOSUPPORT).
+ */
+static int
+ipv6_unavailable(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/*
+ * The address family for ":PORT", every address: IPv6, whose socket then
+ * takes IPv4 too (see listen_flags), or IPv4 alone where there is no IPv6.
+ * getaddrinfo() would answer 0.0.0.0 first, which is IPv4 only.
+ */
+static int
+every_address_family(const char *listen)
+{
+	int err = ipv6_unavailable();
+
+	if (err == 0)
+		return AF_INET6;
+	log_warning("--http-listen \"%s\": no IPv6 on this host (%s): listening on every IPv4 address only",
+				listen, strerror(err));
+	return AF_INET;
+}
+
+/*
+ * ":PORT" listens on one IPv6 socket with IPV6_V6ONLY off, which IPv4
+ * clients reach too; "[::]:PORT" and other IPv6 addresses are IPv6 only.
+ */
+static unsigned
+listen_flags(const char *listen, const struct addrinfo *addr)
+{
+	if (addr->ai_family != AF_INET6)
+		return 0;
+	return listen[0] == ':' ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+}
+
 static struct addrinfo *
 resolve_listen(const char *listen, char *errstr, size_t errstr_size)
 {
@@ -117,7 +163,7 @@ resolve_listen(const char *listen, char *errstr, size_t errstr_size)
 		return NULL;
 	}
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
+	hints.ai_family = host[0] ? AF_UNSPEC : every_address_family(listen);
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &addr)) != 0)
@@ -459,8 +505,7 @@ http_start(const char *listen, Metrics *metrics, Kafka *kafka,
 	server->metrics = metrics;
 	server->kafka = kafka;
 	server->stall_usec = (int64_t) (stall_timeout * 1e6);
-	if (addr->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+	flags |= listen_flags(listen, addr);
 	if (init_watch(server) != 0)
 	{
 		freeaddrinfo(addr);

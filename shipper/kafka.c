@@ -360,12 +360,34 @@ add_position_headers(rd_kafka_headers_t *h, Lsn commit_lsn, uint64_t seq)
 }
 
 /*
+ * Where d was going, for its dead-letter record: its topic, or, for an
+ * event whose fields make no valid topic name (INVALID_TOPIC), the name
+ * they render to, the one Kafka would refuse, cut after one byte more than
+ * Kafka allows (the whole fields are in the value); NULL when unknown (a
+ * malformed message).
+ */
+static const char *
+intended_topic(const Kafka *kafka, const Delivery *d, const char *code,
+			   char *name, size_t name_size)
+{
+	if (d->topic[0] != '\0')
+		return d->topic;
+	if (strcmp(code, "INVALID_TOPIC") != 0)
+		return NULL;
+	topic_render_unchecked(kafka->config->topic_template, d->aggregate_type,
+						   d->aggregate_type ? strlen(d->aggregate_type) : 0,
+						   d->event_type, d->event_type ? strlen(d->event_type) : 0,
+						   name, name_size);
+	return name;
+}
+
+/*
  * The dead-letter record's headers: what identifies the event, where it
- * was going, and why it did not get there.
+ * was going (topic, unless unknown), and why it did not get there.
  */
 static rd_kafka_headers_t *
-dead_letter_headers(const Delivery *d, const char *error, const char *code,
-					bool value_omitted)
+dead_letter_headers(const Delivery *d, const char *topic, const char *error,
+					const char *code, bool value_omitted)
 {
 	rd_kafka_headers_t *h = rd_kafka_headers_new(10);
 
@@ -374,8 +396,8 @@ dead_letter_headers(const Delivery *d, const char *error, const char *code,
 	add_header(h, "aggregate_type", d->aggregate_type,
 			   d->aggregate_type ? strlen(d->aggregate_type) : 0);
 	add_position_headers(h, d->commit_lsn, d->seq);
-	if (d->topic[0] != '\0')
-		add_header(h, "outbox_topic", d->topic, strlen(d->topic));
+	if (topic != NULL)
+		add_header(h, "outbox_topic", topic, strlen(topic));
 	add_header(h, "outbox_error", error, strlen(error));
 	add_header(h, "outbox_error_code", code, strlen(code));
 	if (value_omitted)
@@ -416,7 +438,9 @@ dead_letter(Kafka *kafka, Delivery *d, const char *error, const char *code,
 {
 	bool omit = kafka->max_message_bytes > 0 &&
 				d->envelope_len + d->key_len > kafka->max_message_bytes / 2;
-	rd_kafka_headers_t *h = dead_letter_headers(d, error, code, omit);
+	char name[TOPIC_NAME_MAX + 2];
+	rd_kafka_headers_t *h = dead_letter_headers(d, intended_topic(kafka, d, code, name, sizeof(name)),
+												error, code, omit);
 	rd_kafka_resp_err_t err;
 
 	d->dead_letter = true;

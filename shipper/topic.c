@@ -142,3 +142,50 @@ topic_render(const char *template, const char *aggregate_type,
 		}
 	return 0;
 }
+
+/*
+ * The name the template gives these fields, unchecked, for the
+ * dead-letter record of an event whose topic name is invalid: where it
+ * was going, as Kafka would have refused it.  A NULL field keeps its
+ * placeholder ("outbox.event." would look like a topic of its own); the
+ * name is cut to topic_size - 1 bytes (topic_size > 0) and NUL-terminated.
+ * Returns its length.
+ */
+size_t
+topic_render_unchecked(const char *template, const char *aggregate_type,
+					   size_t aggregate_type_len, const char *event_type,
+					   size_t event_type_len, char *topic, size_t topic_size)
+{
+	const char *fields[] = {aggregate_type, event_type};
+	const size_t lengths[] = {aggregate_type_len, event_type_len};
+	size_t len = 0;
+	const char *p = template;
+	size_t i;
+
+	while (*p && len < topic_size - 1)
+	{
+		const char *piece = p;
+		size_t piece_len = 1;
+
+		for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
+			if (strncmp(p, placeholders[i], strlen(placeholders[i])) == 0)
+			{
+				if (fields[i] != NULL)
+				{
+					piece = fields[i];
+					piece_len = lengths[i];
+				}
+				else
+					piece_len = strlen(placeholders[i]);
+				p += strlen(placeholders[i]) - 1;
+				break;
+			}
+		p++;
+		if (piece_len > topic_size - 1 - len)
+			piece_len = topic_size - 1 - len;
+		memcpy(topic + len, piece, piece_len);
+		len += piece_len;
+	}
+	topic[len] = '\0';
+	return len;
+}

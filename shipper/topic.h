@@ -17,5 +17,11 @@ extern int topic_render(const char *template, const char *aggregate_type,
 						size_t aggregate_type_len, const char *event_type,
 						size_t event_type_len, char *topic, char *errstr,
 						size_t errstr_size);
+extern size_t topic_render_unchecked(const char *template,
+									 const char *aggregate_type,
+									 size_t aggregate_type_len,
+									 const char *event_type,
+									 size_t event_type_len, char *topic,
+									 size_t topic_size);
 
 #endif /* SHIPPER_TOPIC_H */

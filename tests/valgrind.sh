@@ -21,27 +21,10 @@ cleanup() {
 trap cleanup EXIT
 
 # Create the cluster with pg.sh, stop it, then run the postmaster itself
-# under valgrind on the same port and socket.
+# under valgrind on the same port and socket (pg.sh valgrind-start).
 tests/helpers/pg.sh start "$pgdir" "logical_decoding_work_mem = 64kB" >/dev/null || exit 1
 tests/helpers/pg.sh stop "$pgdir"
-port=$(cat "$pgdir/port")
-mkdir -p "$work/vg" && chmod 777 "$work/vg"
-# No --error-exitcode: a backend exiting with it would make the postmaster
-# restart everything; the logs are checked afterwards instead.
-runuser -u postgres -- valgrind --quiet \
-	--trace-children=yes --track-origins=yes --read-var-info=no \
-	--suppressions="$PWD/tests/valgrind.supp" \
-	--log-file="$work/vg/%p.log" \
-	/usr/lib/postgresql/15/bin/postgres -D "$pgdir/data" -p "$port" -k "$pgdir/sock" \
-	>"$pgdir/log" 2>&1 &
-
-deadline=$((SECONDS + 300))
-until pg_isready -q -h "$pgdir/sock" -p "$port"; do
-	if [ $SECONDS -ge $deadline ]; then
-		tail -n 30 "$pgdir/log"; echo "server under valgrind did not start"; exit 1
-	fi
-	sleep 1
-done
+tests/helpers/pg.sh valgrind-start "$pgdir" || exit 1
 eval "$(tests/helpers/pg.sh env "$pgdir")"
 
 start=$SECONDS
@@ -52,12 +35,12 @@ tests/helpers/pg.sh stop "$pgdir"
 
 # Errors only count when they touch outbox_pg's code or are outright
 # invalid accesses anywhere in a process that loaded it.
-errors=$(grep -lE 'Invalid (read|write|free)|uninitialised|Mismatched free|overlap' "$work"/vg/*.log 2>/dev/null)
+errors=$(grep -lE 'Invalid (read|write|free)|uninitialised|Mismatched free|overlap' "$pgdir"/valgrind/*.log 2>/dev/null)
 for f in $errors; do
 	echo "==== $f"
 	cat "$f"
 done
-nlogs=$(ls "$work"/vg/*.log 2>/dev/null | wc -l)
+nlogs=$(ls "$pgdir"/valgrind/*.log 2>/dev/null | wc -l)
 nerr=$(echo "$errors" | grep -c . || true)
 echo "valgrind: $nlogs processes checked, $nerr with errors, regression suite exit $status, $((SECONDS - start)) s"
 if [ "$status" -ne 0 ]; then

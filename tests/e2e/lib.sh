@@ -226,7 +226,11 @@ require_major() {
 	exit 1
 }
 
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# as_postgres CMD...: CMD as the servers' owner; as root, that is postgres,
+# run from / since it may not enter the clone (a mode-700 home), and
+# PostgreSQL's tools complain when they cannot return to where they
+# started.  Paths in CMD must be absolute.
+as_postgres() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 # emitting_writers: a workload of published and emitted events.  Emitted
 # events have no row: the writers keep their ids in the table "emitted", in

@@ -46,6 +46,10 @@ check "the dead-letter record of the oversized event says why, without its value
 	"$(echo "$dlq" | grep "^id=$b," | grep -c 'outbox_error_code=MSG_SIZE_TOO_LARGE.*outbox_value_omitted=too large|-1$')"
 check "the dead-letter record of the invalid topic carries the whole event" 1 \
 	"$(echo "$dlq" | grep "^id=$d," | grep -c 'outbox_error_code=INVALID_TOPIC')"
+check "... and says where it was going: the name Kafka refuses" "outbox_topic=outbox.event.bad topic" \
+	"$(echo "$dlq" | grep "^id=$d," | grep -o 'outbox_topic=[^,]*')"
+check "the oversized event's record names its topic" "outbox_topic=outbox.event.order" \
+	"$(echo "$dlq" | grep "^id=$b," | grep -o 'outbox_topic=[^,]*')"
 kill -TERM "$(shipper_pid dlq)"
 wait_exit dlq 60
 check "the dead-letter shipper stops cleanly" 0 "$EXIT_STATUS"

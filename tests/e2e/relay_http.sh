@@ -196,6 +196,32 @@ wait_exit stall 30
 check "stalled shipper stops on SIGTERM" 0 "$EXIT_STATUS"
 wait "$pump_pid" 2>/dev/null
 
+# ":PORT" is every address, IPv4 and IPv6 alike: one dual-stack socket.
+P4=$(free_port)
+start_shipper every --http-listen ":$P4"
+wait_for "the endpoint on :$P4" 30 is_status "http://127.0.0.1:$P4/healthz" 200
+check ":PORT: the log says where it listens" 1 \
+	"$(grep -c "serving /metrics, /healthz and /readyz on :$P4 (port $P4)$" "$WORK/every.log")"
+check ":PORT: 127.0.0.1 answers" 200 "$(status "http://127.0.0.1:$P4/healthz")"
+check ":PORT: [::1] answers" 200 "$(status "http://[::1]:$P4/healthz")"
+check ":PORT: on a host with IPv6, no IPv4-only warning" 0 "$(grep -c 'IPv4 address only' "$WORK/every.log")"
+kill -TERM "$(shipper_pid every)"
+wait_exit every 30
+check ":PORT: the shipper stops cleanly" 0 "$EXIT_STATUS"
+# ... and IPv4 alone, said once, where the host has no IPv6
+# (tests/helpers/no_ipv6.c: socket(AF_INET6) fails as with ipv6.disable=1).
+cc -Wall -Werror -shared -fPIC -o "$WORK/no_ipv6.so" "$E2E_ROOT/tests/helpers/no_ipv6.c" -ldl
+check "the no-IPv6 library builds" 0 $?
+P5=$(free_port)
+LD_PRELOAD=$WORK/no_ipv6.so start_shipper ipv4 --http-listen ":$P5"
+wait_for "the endpoint on :$P5" 30 is_status "http://127.0.0.1:$P5/healthz" 200
+check ":PORT without IPv6: 127.0.0.1 answers" 200 "$(status "http://127.0.0.1:$P5/healthz")"
+check ":PORT without IPv6: the log says IPv4 only" 1 \
+	"$(grep -c "warning: --http-listen \":$P5\": no IPv6 on this host (Address family not supported by protocol): listening on every IPv4 address only$" "$WORK/ipv4.log")"
+kill -TERM "$(shipper_pid ipv4)"
+wait_exit ipv4 30
+check ":PORT without IPv6: the shipper stops cleanly" 0 "$EXIT_STATUS"
+
 # Configuration errors name the flag.
 "$SHIPPER" -d "$CONNINFO" -b "$BROKERS" --http-listen nonsense >"$WORK/bad.log" 2>&1
 check "bad --http-listen: exit 1" 1 $?

@@ -12,6 +12,10 @@
 #                                                      replaced by "local all all trust" and HBA_LINEs
 #                                                      (default: hostssl scram-sha-256 for every
 #                                                      database and replication); reloads
+#   pg.sh valgrind-start DIR                           start DIR's stopped cluster with the postmaster
+#                                                      and every child under valgrind memcheck
+#                                                      (tests/valgrind.supp); one log per process in
+#                                                      DIR/valgrind/PID.log; waits up to 300 s
 #
 # PG_BINDIR chooses the server build (default: pg_config's), e.g. another
 # major from scripts/pg-major.sh.
@@ -19,15 +23,22 @@
 # The cluster lives entirely under DIR (data, socket, log), listens on a free
 # loopback port and never touches a system cluster.  When run as root, the
 # server runs as the "postgres" system user, since initdb refuses root.
+# That user may not be able to enter the clone (root's home is mode 700):
+# it runs from /, and what it reads is copied under DIR, so paths given
+# here are made absolute first.
 set -euo pipefail
 
-PG_BINDIR=${PG_BINDIR:-$(pg_config --bindir)}
+PG_BINDIR=$(cd "${PG_BINDIR:-$(pg_config --bindir)}" && pwd)
+PG_SH_DIR=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
 
+# as_owner CMD...: CMD as the cluster's owner.  The server's tools return
+# to the directory they started in and complain ("could not change
+# directory to ...: Permission denied") when postgres cannot enter it.
 as_owner() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
@@ -43,14 +54,23 @@ s.close()
 PY
 }
 
+# wait_ready DIR [SECONDS [PID]]: until DIR's server accepts connections
+# (default 60 s); stops waiting as soon as PID, the server's starter, is
+# gone.  Fails with the end of the server log.
 wait_ready() {
-	local dir=$1 port deadline
+	local dir=$1 limit=${2:-60} pid=${3:-} port deadline
 	port=$(cat "$dir/port")
-	deadline=$((SECONDS + 60))
+	deadline=$((SECONDS + limit))
 	until "$PG_BINDIR/pg_isready" -q -h "$dir/sock" -p "$port"; do
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 30 "$dir/log" >&2 || true
+			echo "pg.sh: server in $dir exited before it was ready (log above)" >&2
+			return 1
+		fi
 		if [ $SECONDS -ge $deadline ]; then
 			tail -n 30 "$dir/log" >&2 || true
-			die "server in $dir did not become ready within 60 s (log above)"
+			echo "pg.sh: server in $dir did not become ready within $limit s (log above)" >&2
+			return 1
 		fi
 		sleep 0.1
 	done
@@ -61,7 +81,7 @@ pg_start_existing() {
 	as_owner "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
 		-o "-p $(cat "$dir/port") -k $dir/sock" start >/dev/null \
 		|| { tail -n 30 "$dir/log" >&2; die "could not start server in $dir (log above)"; }
-	wait_ready "$dir"
+	wait_ready "$dir" || exit 1
 }
 
 # knows_setting NAME: whether this server build has the setting.
@@ -109,7 +129,8 @@ cmd_start() {
 }
 
 cmd_stop() {
-	local dir=$1
+	local dir
+	dir=$(cd "$1" 2>/dev/null && pwd) || return 0
 	[ -f "$dir/data/postmaster.pid" ] || return 0
 	as_owner "$PG_BINDIR/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
 }
@@ -178,6 +199,31 @@ cmd_tls() {
 	done
 }
 
+# The postmaster under valgrind, in the foreground of a background job
+# whose output is the server log.  valgrind reads its suppressions as
+# postgres, so they are copied beside the cluster.  No --error-exitcode: a
+# backend exiting with it would make the postmaster restart everything;
+# tests/valgrind.sh reads the logs afterwards instead.
+cmd_valgrind_start() {
+	local dir pid
+	dir=$(cd "$1" && pwd)
+	[ -f "$dir/data/postgresql.conf" ] || die "no cluster in $dir (run start first)"
+	[ ! -f "$dir/data/postmaster.pid" ] || die "the server in $dir is running (stop it first)"
+	mkdir -p "$dir/valgrind"
+	cp "$PG_SH_DIR/../valgrind.supp" "$dir/valgrind.supp"
+	[ "$(id -u)" != 0 ] || chown -R postgres: "$dir/valgrind" "$dir/valgrind.supp"
+	as_owner valgrind --quiet --trace-children=yes --track-origins=yes \
+		--read-var-info=no --suppressions="$dir/valgrind.supp" \
+		--log-file="$dir/valgrind/%p.log" \
+		"$PG_BINDIR/postgres" -D "$dir/data" -p "$(cat "$dir/port")" -k "$dir/sock" \
+		>"$dir/log" 2>&1 &
+	pid=$!
+	wait_ready "$dir" 300 "$pid" || {
+		cat "$dir"/valgrind/*.log >&2 2>/dev/null || true
+		die "the server under valgrind did not start (valgrind's logs above)"
+	}
+}
+
 case "${1:-}" in
 start) shift; cmd_start "$@" ;;
 stop) cmd_stop "${2:?usage: pg.sh stop DIR}" ;;
@@ -185,5 +231,6 @@ kill) cmd_kill "${2:?usage: pg.sh kill DIR}" ;;
 restart) pg_start_existing "$(cd "${2:?usage: pg.sh restart DIR}" && pwd)" ;;
 env) cmd_env "${2:?usage: pg.sh env DIR}" ;;
 tls) shift; [ $# -ge 2 ] || die "usage: pg.sh tls DIR CERTDIR [HBA_LINE...]"; cmd_tls "$@" ;;
-*) die "usage: pg.sh start|stop|kill|restart|env|tls DIR" ;;
+valgrind-start) cmd_valgrind_start "${2:?usage: pg.sh valgrind-start DIR}" ;;
+*) die "usage: pg.sh start|stop|kill|restart|env|tls|valgrind-start DIR" ;;
 esac

@@ -121,6 +121,47 @@ test_nul_in_field(void **state)
 	assert_string_equal(topic, "ord-created");
 }
 
+/*
+ * Where an event with an invalid topic name was going, for its dead-letter
+ * record: the name as rendered, a null field as its placeholder, cut to the
+ * size.
+ */
+static void
+test_render_unchecked(void **state)
+{
+	static const struct
+	{
+		const char *template;
+		const char *aggregate_type;
+		const char *event_type;
+		size_t size;
+		const char *topic;
+	} cases[] = {
+		{"outbox.event.{aggregate_type}", "bad topic", "e", 300, "outbox.event.bad topic"},
+		{"outbox.event.{aggregate_type}", "no/slashes", NULL, 300, "outbox.event.no/slashes"},
+		{"outbox.event.{aggregate_type}", NULL, "e", 300, "outbox.event.{aggregate_type}"},
+		{"{aggregate_type}.{event_type}", NULL, "e", 12, "{aggregate_"},
+		{"{aggregate_type}-{event_type}", "a", "b", 300, "a-b"},
+		{"{aggregate_type}-{event_type}", "abc", "def", 6, "abc-d"},
+		{"outbox.event.{aggregate_type}", "order", "e", 10, "outbox.ev"},
+		{"{event_type}", "a", "", 300, ""},
+		{"x", "a", "b", 1, ""},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char topic[300];
+		const char *at = cases[i].aggregate_type;
+		const char *et = cases[i].event_type;
+
+		assert_int_equal(topic_render_unchecked(cases[i].template, at, at ? strlen(at) : 0,
+												et, et ? strlen(et) : 0, topic, cases[i].size),
+						 strlen(cases[i].topic));
+		assert_string_equal(topic, cases[i].topic);
+	}
+}
+
 static void
 test_template_check(void **state)
 {
@@ -138,6 +179,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_render_unchecked),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_nul_in_field),
