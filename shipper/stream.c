@@ -219,7 +219,7 @@ extra_hint(const char *message, const char *hint)
 		return "Add outbox_pg to output_plugin_libraries in postgresql.conf (e.g. output_plugin_libraries = 'pgoutput, outbox_pg') and reload.";
 	if (strstr(message, "replication role") != NULL ||
 		strstr(message, "permission denied") != NULL)
-		return "The shipper's role needs the REPLICATION attribute (ALTER ROLE name REPLICATION) and a \"replication\" line in pg_hba.conf.";
+		return "The shipper's role needs the REPLICATION attribute (ALTER ROLE name REPLICATION) and a pg_hba.conf line for its database.";
 	if (strstr(message, "does not exist") != NULL && strstr(message, "replication slot") != NULL)
 		return "Create the slot (SELECT pg_create_logical_replication_slot(name, 'outbox_pg')), then ship what it missed with outbox.replay(since => ...) (README, Operations).";
 	if (slot_invalidated(message))
@@ -266,7 +266,7 @@ connection_error(PGconn *conn, const char **hint)
 		return STREAM_FATAL;
 	if (strstr(message, "pg_hba.conf") != NULL)
 	{
-		*hint = "Add a \"host replication\" line for the shipper's role to pg_hba.conf and reload.";
+		*hint = "Add a line for the shipper's role and this database to pg_hba.conf and reload: a logical replication connection matches database lines, not \"replication\" ones.";
 		return STREAM_FATAL;
 	}
 	if (strstr(message, "authentication failed") != NULL || PQconnectionNeedsPassword(conn))

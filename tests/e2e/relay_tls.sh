@@ -251,6 +251,10 @@ check "wrong PostgreSQL password: one line, naming it" "1 1" \
 check "plaintext against PostgreSQL's TLS-only port: exit 1" 1 "$status_pg_plain"
 check "plaintext against PostgreSQL's TLS-only port: one line, naming it" "1 1" \
 	"$(count_problems pg_plain) $(count_matching pg_plain 'error: could not connect to PostgreSQL: .*no pg_hba.conf entry for host "127.0.0.1", user "shipper", database "postgres", no encryption')"
+# A logical replication connection matches pg_hba.conf's database lines, and
+# a "replication" line is for physical replication only: the hint says so.
+check "refused by pg_hba.conf: the hint asks for a line for the database" 1 \
+	"$(count_matching pg_plain 'no encryption HINT: Add a line for the shipper.s role and this database to pg_hba.conf and reload: a logical replication connection matches database lines, not "replication" ones\.$')"
 
 # A certificate PostgreSQL presents that does not verify: retried with a
 # doubling backoff (1, 2, 4, 8 s: at most 5 attempts in 20 s), one line
