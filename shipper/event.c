@@ -1380,3 +1380,24 @@ event_recover_position(const char *json, size_t len, EventPosition *position,
 	position->commit_time_usec = tail.commit_time_usec;
 	return 0;
 }
+
+/* ---- Any JSON text ---- */
+
+/*
+ * Whether text is one JSON value (RFC 8259), with whitespace around it
+ * allowed, however deeply nested.  pgoutput mode decides with it whether a
+ * text payload is embedded as JSON or shipped as a string, as the plugin
+ * decides with PostgreSQL's parser.
+ */
+bool
+event_json_is_valid(const char *text, size_t len)
+{
+	JsonScanner s;
+	char why[128];
+
+	json_init(&s, text, len, why, sizeof(why));
+	if (json_skip_value(&s) != 0)
+		return false;
+	json_skip_ws(&s);
+	return s.p == s.end;
+}

@@ -118,4 +118,7 @@ extern int event_recover_position(const char *json, size_t len,
 								  EventPosition *position, char *errstr,
 								  size_t errstr_size);
 
+/* Whether text is one JSON value, with whitespace around it allowed. */
+extern bool event_json_is_valid(const char *text, size_t len);
+
 #endif /* SHIPPER_EVENT_H */
