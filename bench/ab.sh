@@ -49,7 +49,7 @@ tests/helpers/pg.sh start "$work/pg" "shared_buffers = 512MB" "max_wal_size = 20
 	"logical_decoding_work_mem = 256MB" "autovacuum = off" "max_replication_slots = 40" >/dev/null
 eval "$(tests/helpers/pg.sh env "$work/pg")"
 export PGDATABASE=postgres
-KAFKA_EXTRA_CONFIG="num.partitions=6" brokers=$(tests/helpers/kafka.sh start "$work/kafka")
+brokers=$(KAFKA_EXTRA_CONFIG="num.partitions=6" tests/helpers/kafka.sh start "$work/kafka")
 
 sql() { psql -qXAt -v ON_ERROR_STOP=1 -c "$1"; }
 cpu_seconds() { awk -v hz="$HZ" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }

@@ -152,8 +152,8 @@ tests/helpers/pg.sh start "$work/pg" "shared_buffers = 1GB" "max_wal_size = 20GB
 	"logical_decoding_work_mem = 256MB" >/dev/null
 eval "$(tests/helpers/pg.sh env "$work/pg")"
 export PGDATABASE=postgres
-KAFKA_EXTRA_CONFIG="log.message.timestamp.type=LogAppendTime
-num.partitions=$PARTITIONS" brokers=$(tests/helpers/kafka.sh start "$work/kafka")
+brokers=$(KAFKA_EXTRA_CONFIG="log.message.timestamp.type=LogAppendTime
+num.partitions=$PARTITIONS" tests/helpers/kafka.sh start "$work/kafka")
 broker_pid=$(cat "$work/kafka/pid")
 tests/helpers/kafka.sh create-topic "$work/kafka" "$TOPIC" "$PARTITIONS" \
 	message.timestamp.type=LogAppendTime

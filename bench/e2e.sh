@@ -40,12 +40,17 @@ tests/helpers/pg.sh start "$work/pg" "shared_buffers = 1GB" "max_wal_size = 20GB
 	"logical_decoding_work_mem = 256MB" >/dev/null
 eval "$(tests/helpers/pg.sh env "$work/pg")"
 export PGDATABASE=postgres
-KAFKA_EXTRA_CONFIG="log.message.timestamp.type=LogAppendTime
-num.partitions=6" brokers=$(tests/helpers/kafka.sh start "$work/kafka")
+# The settings go in the command substitution's environment: as a separate
+# assignment they would never reach kafka.sh (the broker then stamped records
+# with the producer's time, and the latency below measured commit -> produce
+# call, without linger, the network or the broker's acknowledgement).
+brokers=$(KAFKA_EXTRA_CONFIG="log.message.timestamp.type=LogAppendTime
+num.partitions=6" tests/helpers/kafka.sh start "$work/kafka")
 broker_pid=$(cat "$work/kafka/pid")
 # The topic exists before the drain: its auto-creation on the first record
 # took ~2 s of the shipper's time, which is not the shipper's to spend.
-tests/helpers/kafka.sh create-topic "$work/kafka" outbox.event.order 6 >/dev/null
+tests/helpers/kafka.sh create-topic "$work/kafka" outbox.event.order 6 \
+	message.timestamp.type=LogAppendTime >/dev/null
 psql -qX -c "CREATE EXTENSION outbox_pg" \
 	-c "SELECT 1 FROM pg_create_logical_replication_slot('outbox_pg', 'outbox_pg')" >/dev/null
 
@@ -115,12 +120,18 @@ steady_events=$(psql -qXAt -c "SELECT count(*) FROM outbox.events")
 steady_rss=$(peak_rss_kb "$shipper_pid")
 
 # Commit times from PostgreSQL, log-append times from Kafka, joined by id.
-psql -qXAt -F $'\t' -c "SELECT id, (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000)::bigint FROM outbox.events" \
+psql -qXAt -F $'\t' -c "SELECT id, floor(extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000)::bigint FROM outbox.events" \
 	| sort >"$work/commits.tsv"
 timeout 300 kcat -C -b "$brokers" -t outbox.event.order -o beginning -e -q -f '%h\t%T\n' \
 	| sed -E 's/^id=([^,]*)[^\t]*/\1/' | sort >"$work/appends.tsv"
 join -t $'\t' "$work/commits.tsv" "$work/appends.tsv" | awk -F'\t' '{print $3 - $2}' | sort -n >"$work/latency.txt"
 measured=$(wc -l <"$work/latency.txt")
+# Log-append time is never before the commit: a record stamped earlier means
+# the topic keeps the producer's time, and this would not be commit -> Kafka.
+if [ "$measured" -eq 0 ] || [ "$(head -n 1 "$work/latency.txt")" -lt 0 ]; then
+	echo "e2e.sh: no latency measured, or a record stamped before its commit (the topic does not use log-append time)" >&2
+	exit 1
+fi
 pct() { awk -v p="$1" '{a[NR]=$1} END {i = int(NR * p / 100); if (i < 1) i = 1; print a[i]}' "$work/latency.txt"; }
 
 kill -TERM "$shipper_pid"

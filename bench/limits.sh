@@ -81,7 +81,7 @@ tests/helpers/pg.sh start "$work/pg" "shared_buffers = 1GB" "max_wal_size = 20GB
 eval "$(tests/helpers/pg.sh env "$work/pg")"
 export PGDATABASE=postgres
 postmaster_pid=$(head -n 1 "$work/pg/data/postmaster.pid")
-KAFKA_EXTRA_CONFIG="num.partitions=$PARTITIONS" brokers=$(tests/helpers/kafka.sh start "$work/kafka")
+brokers=$(KAFKA_EXTRA_CONFIG="num.partitions=$PARTITIONS" tests/helpers/kafka.sh start "$work/kafka")
 broker_pid=$(cat "$work/kafka/pid")
 
 sql() { psql -qXAt -v ON_ERROR_STOP=1 -c "$1"; }
