@@ -172,7 +172,7 @@ put_json_string(Buffer *b, const char *str, size_t len)
 	for (p = str; p < end; p++)
 	{
 		unsigned char c = (unsigned char) *p;
-		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+		char esc[6] = {'\\', (char) c, '0', '0', '0', '0'};
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
@@ -182,7 +182,6 @@ put_json_string(Buffer *b, const char *str, size_t len)
 		{
 			case '"':
 			case '\\':
-				esc[1] = (char) c;
 				buffer_append(b, esc, 2);
 				break;
 			case '\n':
@@ -201,6 +200,9 @@ put_json_string(Buffer *b, const char *str, size_t len)
 				buffer_append(b, "\\f", 2);
 				break;
 			default:
+				esc[1] = 'u';
+				esc[4] = hex[c >> 4];
+				esc[5] = hex[c & 0xF];
 				buffer_append(b, esc, sizeof(esc));
 				break;
 		}
@@ -717,6 +719,7 @@ format_metadata(PgoEvents *events)
 	char stamp[64];
 
 	b->len = 0;
+	b->failed = false;
 	buffer_puts(b, ",\"commit_lsn\":");
 	buffer_put_lsn(b, events->commit_lsn);
 	buffer_puts(b, ",\"xid\":");
@@ -842,7 +845,13 @@ on_insert(PgoEvents *events, const PgoMessage *msg, char *errstr, size_t errstr_
 		return -1;
 	if (events->seq == 0)
 		format_metadata(events);
+	if (events->metadata.failed)
+	{
+		snprintf(errstr, errstr_size, "out of memory for a transaction's metadata");
+		return -1;
+	}
 	events->pending.len = 0;
+	events->pending.failed = false; /* a failed event was reported, and is gone */
 	buffer_puts(&events->pending, "{\"v\":1,");
 	if (put_fields(events, entry, &msg->newtuple, errstr, errstr_size) != 0)
 		return -1;
