@@ -760,22 +760,6 @@ topic_metadata(Check *c, rd_kafka_t *rk, TopicFacts *facts)
 		rd_kafka_topic_destroy(rkt);
 }
 
-/* min.insync.replicas of one described topic, 0 if absent. */
-static int
-described_min_insync(const rd_kafka_ConfigResource_t *resource)
-{
-	const rd_kafka_ConfigEntry_t **entries;
-	size_t count;
-	size_t i;
-
-	entries = rd_kafka_ConfigResource_configs(resource, &count);
-	for (i = 0; i < count; i++)
-		if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "min.insync.replicas") == 0 &&
-			rd_kafka_ConfigEntry_value(entries[i]) != NULL)
-			return atoi(rd_kafka_ConfigEntry_value(entries[i]));
-	return 0;
-}
-
 /* min.insync.replicas of a topic (DescribeConfigs); 0 when unknown. */
 static int
 topic_min_insync(Check *c, rd_kafka_t *rk, const char *topic)
@@ -799,7 +783,7 @@ topic_min_insync(Check *c, rd_kafka_t *rk, const char *topic)
 	{
 		described = rd_kafka_DescribeConfigs_result_resources(result, &count);
 		if (count == 1 && rd_kafka_ConfigResource_error(described[0]) == RD_KAFKA_RESP_ERR_NO_ERROR)
-			min_insync = described_min_insync(described[0]);
+			min_insync = kafka_config_min_isr(described[0]);
 	}
 	if (event != NULL)
 		rd_kafka_event_destroy(event);

@@ -1709,8 +1709,8 @@ under_replicated_topics(const struct rd_kafka_metadata *metadata,
 }
 
 /* The value of min.insync.replicas among a described topic's configs. */
-static int
-config_min_isr(const rd_kafka_ConfigResource_t *resource)
+int
+kafka_config_min_isr(const rd_kafka_ConfigResource_t *resource)
 {
 	const rd_kafka_ConfigEntry_t **entries;
 	size_t count;
@@ -1761,7 +1761,7 @@ describe_min_isr(Kafka *kafka, const char **topics, int n, int *min_isr,
 			for (i = 0; i < n; i++)
 				if (rd_kafka_ConfigResource_error(described[r]) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 					strcmp(rd_kafka_ConfigResource_name(described[r]), topics[i]) == 0)
-					min_isr[i] = config_min_isr(described[r]);
+					min_isr[i] = kafka_config_min_isr(described[r]);
 		status = 0;
 	}
 	if (event != NULL)

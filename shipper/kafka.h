@@ -81,4 +81,8 @@ struct rd_kafka_conf_s;
 extern struct rd_kafka_conf_s *kafka_conf_copy(const ShipperConfig *config,
 											   char *errstr, size_t errstr_size);
 
+/* min.insync.replicas among a DescribeConfigs answer's entries, 0 if absent. */
+struct rd_kafka_ConfigResource_s;
+extern int kafka_config_min_isr(const struct rd_kafka_ConfigResource_s *resource);
+
 #endif /* SHIPPER_KAFKA_H */
